@@ -1,0 +1,55 @@
+"""POST /evaluate and /evaluate/batch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from service.api.deps import EvaluatorDep, MetricsDep, SettingsDep
+from service.api.schemas import BatchRequest, ErrorBody, EvaluateRequest
+from service.engine.evaluator import EvalItem
+from service.engine.results import EvaluationResult
+from service.errors import InputTooLargeError
+
+router = APIRouter(tags=["evaluate"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "malformed JSON or encoding"},
+    413: {"model": ErrorBody, "description": "text, batch or body over its limit"},
+    422: {
+        "model": ErrorBody,
+        "description": "a field is missing, of the wrong type, or names an unknown policy",
+    },
+    503: {"model": ErrorBody, "description": "model queue full; retry"},
+}
+
+
+class BatchResponse(BaseModel):
+    results: list[EvaluationResult]
+
+
+@router.post("/evaluate", response_model=EvaluationResult, responses=_ERRORS)
+async def evaluate(
+    body: EvaluateRequest, evaluator: EvaluatorDep, settings: SettingsDep, metrics: MetricsDep
+) -> EvaluationResult:
+    if len(body.text) > settings.max_text_chars:
+        raise InputTooLargeError("text", len(body.text), settings.max_text_chars)
+    result = await evaluator.evaluate(body.text, body.policies, body.context, body.id)
+    metrics.record(result)
+    return result
+
+
+@router.post("/evaluate/batch", response_model=BatchResponse, responses=_ERRORS)
+async def evaluate_batch(
+    body: BatchRequest, evaluator: EvaluatorDep, settings: SettingsDep, metrics: MetricsDep
+) -> BatchResponse:
+    if len(body.items) > settings.max_batch_items:
+        raise InputTooLargeError("items", len(body.items), settings.max_batch_items)
+    for i, item in enumerate(body.items):
+        if len(item.text) > settings.max_text_chars:
+            raise InputTooLargeError(f"items[{i}].text", len(item.text), settings.max_text_chars)
+    items = [EvalItem(i.text, i.id, dict(i.context or {})) for i in body.items]
+    results = await evaluator.evaluate_many(items, body.policies)
+    for r in results:
+        metrics.record(r)
+    return BatchResponse(results=results)

@@ -1,0 +1,1 @@
+"""Policy engine: schema, loader, normalizer, matchers, compiler and evaluator."""

@@ -1,0 +1,66 @@
+"""Regular English inflections of a lexicon term, generated at compile time.
+
+Matching stays a single automaton pass at run time; over-generated forms ("killion") cost
+nothing because they never occur. Irregular forms go in a term's `variants`.
+"""
+
+from __future__ import annotations
+
+_VOWELS = set("aeiou")
+
+
+def _double_final(word: str) -> bool:
+    """stab -> stabbed: short consonant-vowel-consonant endings double their last letter."""
+    return (
+        len(word) >= 3
+        and word[-1] not in _VOWELS
+        and word[-1] not in "wxy"
+        and word[-2] in _VOWELS
+        and word[-3] not in _VOWELS
+    )
+
+
+def inflections(word: str) -> set[str]:
+    """The word and its -s/-es/-ed/-ing/-er/-ion/-ation forms.
+
+    A multi-word term inflects its first word (phrasal verbs: "wiped out") and its last
+    (noun phrases: "final solutions").
+    """
+    if " " in word:
+        first, _, rest = word.partition(" ")
+        head, _, last = word.rpartition(" ")
+        return {f"{f} {rest}" for f in inflections(first)} | {f"{head} {f}" for f in inflections(last)}
+    if not word.isalpha() or len(word) < 3:
+        return {word}
+    forms = {word}
+    if word.endswith("e"):
+        stem = word[:-1]
+        forms |= {
+            word + "s",
+            word + "d",
+            word + "r",
+            word + "rs",
+            stem + "ing",
+            stem + "ion",
+            stem + "ions",
+        }
+        if word.endswith("ate"):
+            forms |= {stem + "ion", stem + "ions", stem + "or", stem + "ors"}
+        else:
+            forms |= {stem + "ation", stem + "ations"}
+    elif word.endswith("y") and len(word) > 3 and word[-2] not in _VOWELS:
+        stem = word[:-1]
+        forms |= {stem + "ies", stem + "ied", word + "ing", stem + "ier", stem + "iers"}
+    elif word.endswith(("s", "x", "z", "ch", "sh")):
+        forms |= {word + "es", word + "ed", word + "ing", word + "er", word + "ers"}
+    else:
+        forms |= {word + "s", word + "ed", word + "ing", word + "er", word + "ers", word + "ation"}
+        if _double_final(word):
+            last = word[-1]
+            forms |= {
+                word + last + "ed",
+                word + last + "ing",
+                word + last + "er",
+                word + last + "ers",
+            }
+    return forms

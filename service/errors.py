@@ -1,0 +1,58 @@
+"""One exception tree for Gavel; the API maps each branch to one status code in one place."""
+
+from __future__ import annotations
+
+
+class GavelError(Exception):
+    """Root of every error Gavel raises on purpose."""
+
+
+class PolicyError(GavelError):
+    """A policy or case file could not be loaded."""
+
+
+class PolicyValidationError(PolicyError):
+    """A policy file broke the schema; `problems` holds one line per error, file:line:col first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class PolicyCompileError(PolicyError):
+    """A valid policy could not be compiled (a regex RE2 refuses, a lexicon too large...)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class EvaluationError(GavelError):
+    """A post could not be evaluated as asked."""
+
+
+class UnknownPolicyError(EvaluationError):
+    def __init__(self, policy_ids: list[str]) -> None:
+        self.policy_ids = policy_ids
+        super().__init__(f"unknown policy id(s): {', '.join(policy_ids)}")
+
+
+class InputTooLargeError(EvaluationError):
+    def __init__(self, field: str, size: int, limit: int) -> None:
+        self.field = field
+        self.size = size
+        self.limit = limit
+        super().__init__(f"{field}: {size} exceeds the limit of {limit}")
+
+
+class ModelUnavailableError(GavelError):
+    """A model backend is not loaded or failed; clauses that need it answer needs_review."""
+
+    def __init__(self, model: str, reason: str) -> None:
+        self.model = model
+        self.reason = reason
+        super().__init__(f"model '{model}' unavailable: {reason}")
+
+
+class OverloadedError(GavelError):
+    """A bounded queue is full: the caller should retry later (HTTP 503 with Retry-After)."""

@@ -1,0 +1,1 @@
+"""Toxicity and embedding model backends, and the micro-batcher in front of them."""

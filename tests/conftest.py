@@ -1,0 +1,31 @@
+"""Shared fixtures: a rules-only runtime over the default policies, built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from service.runtime import Runtime, build_runtime
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY_DIR = ROOT / "policies"
+
+
+def require_services() -> bool:
+    """CI sets GAVEL_REQUIRE_SERVICES=1: a missing Redis/PostgreSQL is then a failure, not a skip."""
+    return os.environ.get("GAVEL_REQUIRE_SERVICES", "") == "1"
+
+
+@pytest.fixture(scope="session")
+def rules_runtime() -> Runtime:
+    """The default policies with no model hub: model-backed clauses answer needs_review."""
+    return build_runtime(Settings(policy_dir=POLICY_DIR, models=""), load_models=False)
+
+
+@pytest.fixture(scope="session")
+def model_runtime() -> Runtime:
+    """The default policies with the default offline models (the quick start's configuration)."""
+    return build_runtime(Settings(policy_dir=POLICY_DIR))

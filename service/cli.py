@@ -306,5 +306,11 @@ def schema(
     typer.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
+# The stream worker: its options and body live beside it, in service/stream/worker.py.
+from service.stream.worker import worker_command  # noqa: E402
+
+app.command("worker")(worker_command)
+
+
 if __name__ == "__main__":
     app()

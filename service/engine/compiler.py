@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine.loader import LoadedPolicy
-from service.engine.matchers import LexiconMatcher, RegexMatcher
+from service.engine.matchers import LexiconMatcher, RegexMatcher, RegexPrefilter
 from service.engine.schema import (
     Clause,
     ContextSignal,
@@ -46,6 +46,7 @@ class CompiledPolicy:
     context_signals: dict[str, ContextSignal]
     exceptions: dict[str, PolicyException]
     clause_signals: dict[str, frozenset[str]] = field(default_factory=dict)
+    regex_prefilter: RegexPrefilter | None = None
 
     @property
     def id(self) -> str:
@@ -111,6 +112,7 @@ def compile_policy(loaded: LoadedPolicy, hub: ModelHub | None, max_lexicon_terms
         context_signals={k: s for k, s in policy.signals.items() if isinstance(s, ContextSignal)},
         exceptions={e.id: e for e in policy.exceptions},
         clause_signals={c.id: frozenset(c.when.signals()) for c in policy.clauses},
+        regex_prefilter=RegexPrefilter(regexes) if regexes else None,
     )
 
 

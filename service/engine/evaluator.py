@@ -258,10 +258,11 @@ class Evaluator:
 
     async def _signals(self, cp: CompiledPolicy, post: Post, out: ModelOutputs) -> SignalBoard:
         hits: dict[str, list[Hit]] = cp.lexicon.match(post.norm)
-        for sid, matcher in cp.regexes.items():
-            found = matcher.match(post.norm)
-            if found:
-                hits[sid] = found
+        if cp.regex_prefilter is not None:
+            for sid, only in cp.regex_prefilter.candidates(post.norm).items():
+                found = cp.regexes[sid].match(post.norm, only)
+                if found:
+                    hits[sid] = found
         board = SignalBoard(self, cp, post, hits)
         for sid, msig in cp.model_signals.items():
             scored = out.scores.get(msig.model)

@@ -106,13 +106,15 @@ class RegexMatcher:
     def __init__(self, signal_id: str, signal: RegexSignal) -> None:
         self.signal_id = signal_id
         self.signal = signal
-        self._patterns: list[tuple[str, re2._Regexp]] = []
+        self._patterns: list[tuple[str, re2._Regexp, int | None]] = []
         problems: list[str] = []
         options = re2.Options()
         options.max_mem = 8 << 20  # bound what one pattern may cost
         for i, pattern in enumerate(signal.patterns):
             try:
-                self._patterns.append((pattern, re2.compile(pattern, options)))
+                rx = re2.compile(pattern, options)
+                # a group named `hit` narrows the evidence: "must be (?P<hit>eliminated)"
+                self._patterns.append((pattern, rx, rx.groupindex.get("hit")))
             except re2.error as exc:
                 reason = exc.args[0] if exc.args else exc
                 if isinstance(reason, bytes):
@@ -121,14 +123,19 @@ class RegexMatcher:
         if problems:
             raise PolicyCompileError(problems)
 
-    def match(self, norm: NormalizedText) -> list[Hit]:
+    @property
+    def patterns(self) -> list[str]:
+        return [p for p, _, _ in self._patterns]
+
+    def match(self, norm: NormalizedText, only: set[int] | None = None) -> list[Hit]:
+        """Hits of every pattern (or of the pattern indices in `only`, found by a `RegexPrefilter`)."""
         hits: list[Hit] = []
         original = self.signal.on == "original"
         view = norm.text
         haystack = norm.original if original else view.text
-        for pattern, rx in self._patterns:
-            # a group named `hit` narrows the evidence: "must be (?P<hit>eliminated)"
-            group = rx.groupindex.get("hit")
+        for i, (pattern, rx, group) in enumerate(self._patterns):
+            if only is not None and i not in only:
+                continue
             for m in rx.finditer(haystack):
                 start, end = m.span(group) if group is not None and m.span(group)[0] >= 0 else m.span()
                 if end <= start:
@@ -137,6 +144,39 @@ class RegexMatcher:
                     start, end = view.to_original(start, end)
                 hits.append(Hit(self.signal_id, start, end, self.signal.score, pattern, self.signal.category))
         return hits
+
+
+class RegexPrefilter:
+    """One RE2 set over every pattern of a policy: a single pass says which patterns can match,
+    so the per-pattern scans (needed for spans) run only for those, usually none."""
+
+    def __init__(self, matchers: dict[str, RegexMatcher]) -> None:
+        self._index: list[tuple[str, int]] = []  # set position -> (signal, pattern index)
+        self._sets: dict[bool, re2.Set] = {}
+        for on_original in (False, True):
+            rset = re2.Set.SearchSet()
+            added = 0
+            for sid, m in matchers.items():
+                if (m.signal.on == "original") is not on_original:
+                    continue
+                for i, pattern in enumerate(m.patterns):
+                    rset.Add(pattern)
+                    self._index.append((sid, i))
+                    added += 1
+            if added:
+                rset.Compile()
+                self._sets[on_original] = rset
+        self._offsets = {False: 0, True: sum(1 for sid, _ in self._index if matchers[sid].signal.on != "original")}
+
+    def candidates(self, norm: NormalizedText) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for on_original, rset in self._sets.items():
+            haystack = norm.original if on_original else norm.text.text
+            base = self._offsets[on_original]
+            for k in rset.Match(haystack) or ():
+                sid, i = self._index[base + k]
+                out.setdefault(sid, set()).add(i)
+        return out
 
 
 class TokenIndex:

@@ -1,83 +1,141 @@
-"""Normalization with a reversible offset map.
+"""Text normalization for matching, with an offset map back to the original post.
 
-Matching runs on a folded text (NFKC, case folding, accents, zero-width, homoglyphs, leetspeak,
-spaced-out letters, repeated letters); every normalized character remembers the span of the
-original post it came from, so evidence always points at what the author wrote.
+Regexes run on `NormalizedText.text`, lexicons on `NormalizedText.squeezed`; both views carry,
+for every normalized char, the original code-point range it came from, so a match on a view
+maps back to a slice of the original with `original[start:end]`.
+
+Pipeline (each step keeps offsets; chars only get substituted 1:1, expanded or dropped):
+1. drop invisible format chars (category Cf, soft hyphen, bidi controls, Hangul fillers);
+2. per char: NFKC, casefold, NFKD, drop combining marks (Mn/Me), recompose (NFC), fold
+   Latin-script lookalikes (small capitals, dotless i, script g);
+3. collapse whitespace runs to one space, strip the ends;
+4. homoglyphs: Cyrillic/Greek lookalikes to Latin inside tokens that hold an a-z letter;
+5. leetspeak inside tokens that hold an a-z letter;
+6. join 3+ single letters split by one repeated separator ("k.i.l.l" -> "kill");
+7. `squeezed`: every run of one repeated letter collapsed to one letter.
+Whitespace is collapsed before joining (not after) so that normalizing twice changes nothing.
 """
 
 from __future__ import annotations
 
+import re
+import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import accumulate
 
-# Invisible characters used to break up words: zero-width, joiners, soft hyphen, bidi controls.
-_INVISIBLE = frozenset(
-    [
-        0x00AD,
-        0x034F,
-        0x061C,
-        0x115F,
-        0x1160,
-        0x17B4,
-        0x17B5,
-        0x180E,
-        0x3164,
-        0xFEFF,
-        0xFFA0,
-        *range(0x200B, 0x2010),
-        *range(0x202A, 0x202F),
-        *range(0x2060, 0x2070),
-    ]
+__all__ = ["NormalizedText", "NormalizedView", "Utf16Index", "normalize", "normalize_term"]
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedView:
+    """A normalized string and, per char, the original code-point range that produced it."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Normalized span [start, end) (end > start) -> original span (starts[start], ends[end-1])."""
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError(f"span [{start}, {end}) is empty or outside 0..{len(self.text)}")
+        return self.starts[start], self.ends[end - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    original: str
+    text: NormalizedView
+    squeezed: NormalizedView
+
+
+# Step 1: invisible chars beyond category Cf (Cf itself is tested by category).
+_INVISIBLE = frozenset("\u00ad\u034f\u115f\u1160\u3164\uffa0")
+
+# Step 2: Latin-script letters that only look like another Latin letter; folded everywhere.
+_LATIN_VARIANTS = str.maketrans(
+    {
+        "ı": "i",
+        "ȷ": "j",
+        "ɑ": "a",
+        "ɡ": "g",
+        "ɩ": "i",
+        "ɪ": "i",
+        "ʀ": "r",
+        "ʏ": "y",
+        "ʙ": "b",
+        "ʜ": "h",
+        "ʟ": "l",
+        "ɢ": "g",
+        "ɴ": "n",
+        "ᴀ": "a",
+        "ᴄ": "c",
+        "ᴅ": "d",
+        "ᴇ": "e",
+        "ᴊ": "j",
+        "ᴋ": "k",
+        "ᴍ": "m",
+        "ᴏ": "o",
+        "ᴘ": "p",
+        "ᴛ": "t",
+        "ᴜ": "u",
+        "ᴠ": "v",
+        "ᴡ": "w",
+        "ᴢ": "z",
+        "ꜱ": "s",
+    }
 )
 
-# Lookalikes from other scripts, folded only inside words that also hold Latin letters.
-_HOMOGLYPHS = {
+# Step 4: lowercase Cyrillic and Greek lookalikes (after casefold) to Latin.
+HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic
     "а": "a",
+    "в": "b",
     "е": "e",
-    "о": "o",
-    "р": "p",
-    "с": "c",
-    "у": "y",
-    "х": "x",
+    "ѕ": "s",
     "і": "i",
     "ј": "j",
-    "ѕ": "s",
-    "ԁ": "d",
-    "һ": "h",
     "к": "k",
     "м": "m",
-    "т": "t",
-    "в": "b",
     "н": "h",
-    "ӏ": "l",
-    "ɡ": "g",
-    "ɑ": "a",
-    "ο": "o",
-    "α": "a",
-    "ν": "v",
-    "ι": "i",
-    "κ": "k",
-    "τ": "t",
-    "ρ": "p",
-    "υ": "u",
-    "ε": "e",
-    "χ": "x",
-    "ω": "w",
+    "о": "o",
+    "п": "n",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "ь": "b",
+    "һ": "h",
+    "ԁ": "d",
     "ԛ": "q",
     "ԝ": "w",
-    "ı": "i",
-    "ł": "l",
-    "ø": "o",
-    "ß": "ss",
-    "æ": "ae",
-    "œ": "oe",
-    "đ": "d",
-    "ħ": "h",
-    "þ": "th",
+    "ӏ": "l",
+    "ү": "y",
+    # Greek
+    "α": "a",
+    "β": "b",
+    "γ": "y",
+    "ε": "e",
+    "η": "n",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ω": "w",
+    "ϲ": "c",
+    "ϳ": "j",
 }
+_HOMOGLYPH_TABLE = str.maketrans(HOMOGLYPHS)
+_HOMOGLYPH_ANY = re.compile("[" + re.escape("".join(HOMOGLYPHS)) + "]")
 
-# Leetspeak, folded only inside a word that has at least one letter ("k1ll", not "2020").
-_LEET = {
+# Step 5: leetspeak. `!`, `|`, `+` only count between a token's first and last solid char
+# ("kill!", "lgbtq+" keep theirs); a token's leading `@` is a mention and stays.
+LEET: dict[str, str] = {
     "0": "o",
     "1": "i",
     "3": "e",
@@ -92,191 +150,206 @@ _LEET = {
     "+": "t",
     "€": "e",
 }
+_LEET_ANY = re.compile("[" + re.escape("".join(LEET)) + "]")
+_LEET_INNER_ONLY = frozenset("!|+")
+_LEET_SOLID = frozenset("$€@")
+_LATIN = re.compile("[a-z]")
 
-_SEPARATORS = frozenset(" .-_*·")
+# Step 6: separators that may split single letters; `[^\W\d_]` is a superset of str.isalpha,
+# so this finds every candidate run start and the exact check runs only there.
+_SEPARATORS = " .-_*·"
+_JOIN_CANDIDATE = re.compile(r"[^\W\d_]([ .\-_*·])[^\W\d_]\1[^\W\d_]")
 
+_WHITESPACE_EDIT = re.compile(r"\s{2,}|[^\S ]")  # a run to collapse, or one non-space blank
+_REPEAT = re.compile(r"([^\W\d_])\1+")
 
-@dataclass(frozen=True, slots=True)
-class NormalizedView:
-    text: str
-    starts: list[int]
-    ends: list[int]
-
-    def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized span [start, end) -> original span; a span that cuts an expansion widens to all of it."""
-        return self.starts[start], self.ends[end - 1]
-
-
-@dataclass(frozen=True, slots=True)
-class NormalizedText:
-    original: str
-    text: NormalizedView
-    squeezed: NormalizedView
+_FOLD_CACHE: dict[str, str] = {chr(i): chr(i).lower() for i in range(128)}
+_FOLD_CACHE_MAX = 50_000  # code points are finite, but private-use/unassigned ones are many
 
 
-def _fold_char(c: str) -> str:
-    """NFKC, case fold, strip accents and combining marks, homoglyphs (script-level)."""
-    out = unicodedata.normalize("NFKC", c).casefold()
-    if not out.isascii():
-        decomposed = unicodedata.normalize("NFKD", out)
-        out = "".join(ch for ch in decomposed if unicodedata.category(ch) not in ("Mn", "Me"))
-    return out
+def _fold_uncached(c: str) -> str:
+    if c in _INVISIBLE or unicodedata.category(c) == "Cf":
+        return ""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", c).casefold())
+    bare = "".join(x for x in folded if unicodedata.category(x) not in ("Mn", "Me"))
+    return unicodedata.normalize("NFC", bare).translate(_LATIN_VARIANTS)
 
 
-def _is_invisible(c: str) -> bool:
-    o = ord(c)
-    return o in _INVISIBLE or (o > 0x7F and unicodedata.category(c) == "Cf")
-
-
-def _step_fold(original: str) -> tuple[list[str], list[int], list[int]]:
+def _fold(original: str) -> tuple[str, list[int], list[int]]:
+    """Steps 1-2 for non-ASCII text: per-char fold, each output char keeps its source range."""
+    cache = _FOLD_CACHE
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    if original.isascii():
-        low = original.lower()
-        return list(low), list(range(len(low))), list(range(1, len(low) + 1))
     for i, c in enumerate(original):
-        if _is_invisible(c):
+        f = cache.get(c)
+        if f is None:
+            f = _fold_uncached(c)
+            if len(cache) < _FOLD_CACHE_MAX:
+                cache[c] = f
+        if not f:
             continue
-        folded = c.lower() if c.isascii() else _fold_char(c)
-        for ch in folded:
-            chars.append(ch)
+        if len(f) == 1:
+            chars.append(f)
             starts.append(i)
             ends.append(i + 1)
-    return chars, starts, ends
-
-
-def _token_ranges(chars: list[str]) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    i, n = 0, len(chars)
-    while i < n:
-        if chars[i].isspace():
-            i += 1
-            continue
-        j = i
-        while j < n and not chars[j].isspace():
-            j += 1
-        ranges.append((i, j))
-        i = j
-    return ranges
-
-
-def _step_words(chars: list[str]) -> None:
-    """Homoglyphs and leetspeak, word by word, in place."""
-    for a, b in _token_ranges(chars):
-        letters = sum(1 for ch in chars[a:b] if ch.isalpha())
-        if not any("a" <= ch <= "z" for ch in chars[a:b]):
-            continue
-        leet = 2 * letters >= b - a  # mostly letters: "k1ll", "j3ws"; not "2020s"
-        for k in range(a, b):
-            ch = chars[k]
-            if ch in _HOMOGLYPHS and len(_HOMOGLYPHS[ch]) == 1:
-                chars[k] = _HOMOGLYPHS[ch]
-            elif leet and ch in _LEET:
-                # a leading @ or # is a mention or hashtag; trailing ! or $ is punctuation
-                if k == a and ch in "@#":
-                    continue
-                if ch in "!$|" and (k == b - 1 or not chars[k + 1].isalpha()):
-                    continue
-                chars[k] = _LEET[ch]
-
-
-def _step_join_spaced(chars: list[str], starts: list[int], ends: list[int]) -> tuple[list[str], list[int], list[int]]:
-    """'k i l l', 'k.i.l.l' -> 'kill': three or more single letters split by one repeated separator."""
-    n = len(chars)
-    drop = [False] * n
-    i = 0
-    while i < n:
-        if not chars[i].isalpha() or (i > 0 and chars[i - 1].isalnum()):
-            i += 1
-            continue
-        if i + 1 >= n or chars[i + 1] not in _SEPARATORS:
-            i += 1
-            continue
-        sep = chars[i + 1]
-        letters = [i]
-        j = i + 1
-        while j + 1 < n and chars[j] == sep and chars[j + 1].isalpha() and (j + 2 >= n or not chars[j + 2].isalnum()):
-            letters.append(j + 1)
-            j += 2
-        if len(letters) >= 3:
-            for k in range(letters[0] + 1, letters[-1]):
-                if k not in letters:
-                    drop[k] = True
-            i = letters[-1] + 1
         else:
-            i += 1
-    if not any(drop):
-        return chars, starts, ends
-    keep = [k for k in range(n) if not drop[k]]
-    return [chars[k] for k in keep], [starts[k] for k in keep], [ends[k] for k in keep]
+            chars.extend(f)
+            starts.extend([i] * len(f))
+            ends.extend([i + 1] * len(f))
+    return "".join(chars), starts, ends
 
 
-def _step_spaces(chars: list[str], starts: list[int], ends: list[int]) -> NormalizedView:
-    """Collapse whitespace runs to one space (mapped to the run's first character) and trim."""
-    out: list[str] = []
-    s: list[int] = []
-    e: list[int] = []
-    space: tuple[int, int] | None = None
-    for ch, a, b in zip(chars, starts, ends, strict=True):
-        if ch.isspace():
-            if space is None and out:
-                space = (a, b)
+def _apply(
+    s: str, starts: list[int], ends: list[int], edits: list[tuple[int, int, str]]
+) -> tuple[str, list[int], list[int]]:
+    """Apply sorted, disjoint edits (a, b, rep): s[a:b] becomes `rep` ("" or one char) whose
+    range covers all of s[a:b]."""
+    if not edits:
+        return s, starts, ends
+    pieces: list[str] = []
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    pos = 0
+    for a, b, rep in edits:
+        pieces.append(s[pos:a])
+        out_starts += starts[pos:a]
+        out_ends += ends[pos:a]
+        if rep:
+            pieces.append(rep)
+            out_starts.append(starts[a])
+            out_ends.append(ends[b - 1])
+        pos = b
+    pieces.append(s[pos:])
+    out_starts += starts[pos:]
+    out_ends += ends[pos:]
+    return "".join(pieces), out_starts, out_ends
+
+
+def _collapse_whitespace(s: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    lo = len(s) - len(s.lstrip())
+    hi = len(s.rstrip())
+    if hi <= lo:
+        return "", [], []
+    edits: list[tuple[int, int, str]] = []
+    if lo:
+        edits.append((0, lo, ""))
+    edits.extend((m.start(), m.end(), " ") for m in _WHITESPACE_EDIT.finditer(s, lo, hi))
+    if hi < len(s):
+        edits.append((hi, len(s), ""))
+    return _apply(s, starts, ends, edits)
+
+
+def _unleet(token: str) -> str:
+    solid = [k for k, c in enumerate(token) if c.isalnum() or (c in _LEET_SOLID and k > 0)]
+    solid += [0] if token[0] in _LEET_SOLID and token[0] != "@" else []
+    first, last = min(solid), max(solid)
+    out = list(token)
+    for k, c in enumerate(token):
+        rep = LEET.get(c)
+        if rep is None or (k == 0 and c == "@"):
             continue
-        if space is not None:
-            out.append(" ")
-            s.append(space[0])
-            e.append(space[1])
-            space = None
-        out.append(ch)
-        s.append(a)
-        e.append(b)
-    return NormalizedView("".join(out), s, e)
+        if c in _LEET_INNER_ONLY and not first < k < last:
+            continue
+        out[k] = rep
+    return "".join(out)
+
+
+def _substitute_tokens(s: str, finder: re.Pattern[str], homoglyphs: bool) -> str:
+    """Rewrite 1:1 (offsets unchanged) each space-delimited token that holds a char `finder`
+    finds and an a-z letter."""
+    m = finder.search(s)
+    if m is None:
+        return s
+    pieces: list[str] = []
+    pos = 0
+    while m is not None:
+        p = m.start()
+        a = s.rfind(" ", 0, p) + 1
+        b = s.find(" ", p)
+        if b < 0:
+            b = len(s)
+        token = s[a:b]
+        if _LATIN.search(token):
+            new = token.translate(_HOMOGLYPH_TABLE) if homoglyphs else _unleet(token)
+            if new != token:
+                pieces.append(s[pos:a])
+                pieces.append(new)
+                pos = b
+        m = finder.search(s, b)
+    if not pieces:
+        return s
+    pieces.append(s[pos:])
+    return "".join(pieces)
+
+
+def _is_single_letter(s: str, p: int) -> bool:
+    return s[p].isalpha() and (p == 0 or not s[p - 1].isalnum()) and (p + 1 == len(s) or not s[p + 1].isalnum())
+
+
+def _join_edits(s: str) -> list[tuple[int, int, str]]:
+    """Separators to drop: runs of 3+ single letters split by one repeated separator."""
+    edits: list[tuple[int, int, str]] = []
+    n = len(s)
+    m = _JOIN_CANDIDATE.search(s)
+    while m is not None:
+        p = m.start()
+        sep = s[p + 1]
+        q = p
+        if _is_single_letter(s, p):
+            while q + 2 < n and s[q + 1] == sep and _is_single_letter(s, q + 2):
+                q += 2
+        if q - p >= 4:
+            edits.extend((k, k + 1, "") for k in range(p + 1, q, 2))
+            m = _JOIN_CANDIDATE.search(s, q + 1)
+        else:
+            m = _JOIN_CANDIDATE.search(s, p + 1)
+    return edits
 
 
 def _squeeze(view: NormalizedView) -> NormalizedView:
-    """Each run of one repeated letter becomes one letter spanning the whole run."""
-    text = view.text
-    if not text:
+    edits = [(m.start(), m.end(), m.group(1)) for m in _REPEAT.finditer(view.text) if m.group(1).isalpha()]
+    if not edits:
         return view
-    out: list[str] = []
-    s: list[int] = []
-    e: list[int] = []
-    for k, ch in enumerate(text):
-        if out and ch == out[-1] and ch.isalpha():
-            e[-1] = view.ends[k]
-            continue
-        out.append(ch)
-        s.append(view.starts[k])
-        e.append(view.ends[k])
-    return NormalizedView("".join(out), s, e)
+    return NormalizedView(*_apply(view.text, view.starts, view.ends, edits))
 
 
 def normalize(original: str) -> NormalizedText:
-    chars, starts, ends = _step_fold(original)
-    _step_words(chars)
-    chars, starts, ends = _step_join_spaced(chars, starts, ends)
-    view = _step_spaces(chars, starts, ends)
-    return NormalizedText(original, view, _squeeze(view))
+    """Normalize a post into the regex view (`text`) and the lexicon view (`squeezed`)."""
+    if original.isascii():
+        s = original.lower()
+        starts = list(range(len(s)))
+        ends = list(range(1, len(s) + 1))
+    else:
+        s, starts, ends = _fold(original)
+    s, starts, ends = _collapse_whitespace(s, starts, ends)
+    if not s.isascii() and _HOMOGLYPH_ANY.search(s):
+        s = _substitute_tokens(s, _HOMOGLYPH_ANY, homoglyphs=True)
+    s = _substitute_tokens(s, _LEET_ANY, homoglyphs=False)
+    s, starts, ends = _apply(s, starts, ends, _join_edits(s))
+    text = NormalizedView(s, starts, ends)
+    return NormalizedText(original, text, _squeeze(text))
 
 
 def normalize_term(term: str) -> str:
-    """A lexicon term spelled the way the squeezed view spells text."""
+    """A lexicon term as the `squeezed` view would spell it. Multi-word terms keep single spaces."""
     return normalize(term).squeezed.text
 
 
 class Utf16Index:
-    """Code-point offset -> UTF-16 code-unit offset, O(1) after one pass (identity without astral chars)."""
+    """Built once per post; code-point offset -> UTF-16 code-unit offset in O(1) (prefix array,
+    only built if the text has astral chars; identity otherwise)."""
+
+    __slots__ = ("_length", "_prefix")
 
     def __init__(self, original: str) -> None:
+        self._length = len(original)
         self._prefix: list[int] | None = None
-        if any(ord(c) > 0xFFFF for c in original):
-            prefix = [0] * (len(original) + 1)
-            total = 0
-            for i, c in enumerate(original):
-                total += 2 if ord(c) > 0xFFFF else 1
-                prefix[i + 1] = total
-            self._prefix = prefix
+        if not original.isascii() and len(original.encode("utf-16-le")) != 2 * len(original):
+            units = (2 if c > "\uffff" else 1 for c in original)
+            self._prefix = list(accumulate(units, initial=0))
 
     def __call__(self, cp_offset: int) -> int:
+        if not 0 <= cp_offset <= self._length:
+            raise IndexError(f"offset {cp_offset} outside 0..{self._length}")
         return cp_offset if self._prefix is None else self._prefix[cp_offset]

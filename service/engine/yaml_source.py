@@ -74,10 +74,7 @@ def _refuse_anchors(text: str, source: str) -> None:
             mark = event.start_mark
             line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
             raise PolicyValidationError(
-                [
-                    f"{source}:{line}:{col}: YAML anchors and aliases "
-                    f"are not allowed in policy files (found '{anchor}')"
-                ]
+                [f"{source}:{line}:{col}: YAML anchors and aliases are not allowed in policy files (found '{anchor}')"]
             )
 
 

@@ -62,9 +62,7 @@ class WorkerConfig:
     policies: tuple[str, ...] | None = None
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, policies: Sequence[str] | None = None
-    ) -> WorkerConfig:
+    def from_settings(cls, settings: Settings, policies: Sequence[str] | None = None) -> WorkerConfig:
         return cls(
             input_stream=settings.input_stream,
             output_stream=settings.output_stream,
@@ -138,9 +136,7 @@ class StreamWorker:
 
     async def ensure_group(self) -> None:
         try:
-            await self.client.xgroup_create(
-                self.config.input_stream, self.config.group, id="0", mkstream=True
-            )
+            await self.client.xgroup_create(self.config.input_stream, self.config.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -259,24 +255,18 @@ class StreamWorker:
         if not text:
             raise PermanentError("text: must not be empty")
         if len(text) > c.max_text_chars:
-            raise PermanentError(
-                f"text: {len(text)} characters exceed the limit of {c.max_text_chars}"
-            )
+            raise PermanentError(f"text: {len(text)} characters exceed the limit of {c.max_text_chars}")
         context: dict[str, Any] = {}
         raw_context = _text(f, b"context")
         if raw_context:
             try:
                 loaded = json.loads(raw_context)
             except json.JSONDecodeError as exc:
-                raise PermanentError(
-                    f"context: not valid JSON: {exc.msg} at column {exc.colno}"
-                ) from exc
+                raise PermanentError(f"context: not valid JSON: {exc.msg} at column {exc.colno}") from exc
             if not isinstance(loaded, dict):
                 raise PermanentError(f"context: must be a JSON object, not {type(loaded).__name__}")
             if len(loaded) > c.max_context_keys:
-                raise PermanentError(
-                    f"context: {len(loaded)} keys exceed the limit of {c.max_context_keys}"
-                )
+                raise PermanentError(f"context: {len(loaded)} keys exceed the limit of {c.max_context_keys}")
             context = loaded
         policies = c.policies
         raw_policies = _text(f, b"policies")
@@ -302,9 +292,7 @@ class StreamWorker:
                 for job, result in zip(group, results, strict=True):
                     outcome.results[job.entry.entry_id] = result
 
-    async def _evaluate_many(
-        self, items: list[EvalItem], policies: tuple[str, ...] | None
-    ) -> list[EvaluationResult]:
+    async def _evaluate_many(self, items: list[EvalItem], policies: tuple[str, ...] | None) -> list[EvaluationResult]:
         delay = 0.05
         while True:
             try:
@@ -312,9 +300,7 @@ class StreamWorker:
             except OverloadedError:
                 if self.stop.is_set():
                     raise
-                await asyncio.sleep(
-                    delay
-                )  # the model queue is full: wait, it is not the entry's fault
+                await asyncio.sleep(delay)  # the model queue is full: wait, it is not the entry's fault
                 delay = min(delay * 2, 2.0)
 
     async def _evaluate_one(self, job: Job, outcome: _Outcome) -> None:
@@ -389,9 +375,7 @@ def _text(fields: dict[bytes, bytes], name: bytes) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PermanentError(
-            f"{name.decode()}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
-        ) from exc
+        raise PermanentError(f"{name.decode()}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
 
 
 def _policy_ids(raw: str) -> tuple[str, ...]:
@@ -453,57 +437,35 @@ async def serve_worker(
         )
 
 
-def run_worker(
-    settings: Settings, *, policies: Sequence[str] | None = None, runtime: Runtime | None = None
-) -> None:
+def run_worker(settings: Settings, *, policies: Sequence[str] | None = None, runtime: Runtime | None = None) -> None:
     """What `gavel worker` calls: run until SIGTERM/SIGINT."""
     asyncio.run(serve_worker(settings, policies=policies, runtime=runtime))
 
 
 def worker_command(
-    redis: Annotated[
-        str | None, typer.Option("--redis", help="redis://host:port/db (GAVEL_REDIS_URL)")
-    ] = None,
-    input_stream: Annotated[
-        str | None, typer.Option("--input", help="stream of posts [gavel:posts]")
-    ] = None,
+    redis: Annotated[str | None, typer.Option("--redis", help="redis://host:port/db (GAVEL_REDIS_URL)")] = None,
+    input_stream: Annotated[str | None, typer.Option("--input", help="stream of posts (default gavel:posts)")] = None,
     output_stream: Annotated[
-        str | None, typer.Option("--output", help="stream of verdicts [gavel:verdicts]")
+        str | None, typer.Option("--output", help="stream of verdicts (default gavel:verdicts)")
     ] = None,
-    dead_stream: Annotated[
-        str | None, typer.Option("--dead", help="dead-letter stream [gavel:dead]")
-    ] = None,
-    group: Annotated[str | None, typer.Option("--group", help="consumer group [gavel]")] = None,
-    consumer: Annotated[
-        str | None, typer.Option("--consumer", help="consumer name [host-pid]")
-    ] = None,
-    batch: Annotated[int | None, typer.Option("--batch", help="entries per read [64]")] = None,
-    block_ms: Annotated[
-        int | None, typer.Option("--block-ms", help="wait for new entries [1000]")
-    ] = None,
+    dead_stream: Annotated[str | None, typer.Option("--dead", help="dead-letter stream (default gavel:dead)")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="consumer group (default gavel)")] = None,
+    consumer: Annotated[str | None, typer.Option("--consumer", help="consumer name (default host-pid)")] = None,
+    batch: Annotated[int | None, typer.Option("--batch", help="entries per read (default 64)")] = None,
+    block_ms: Annotated[int | None, typer.Option("--block-ms", help="wait for new entries (default 1000)")] = None,
     reclaim_idle_ms: Annotated[
         int | None,
-        typer.Option("--reclaim-idle-ms", help="take over entries pending this long [30000]"),
+        typer.Option("--reclaim-idle-ms", help="take over entries pending this long (default 30000)"),
     ] = None,
     max_deliveries: Annotated[
         int | None,
-        typer.Option("--max-deliveries", help="deliveries before the dead-letter stream [3]"),
+        typer.Option("--max-deliveries", help="deliveries before the dead-letter stream (default 3)"),
     ] = None,
-    policies: Annotated[
-        str | None, typer.Option("--policies", help="comma-separated policy ids [all]")
-    ] = None,
-    policy_dir: Annotated[
-        Path | None, typer.Option("--policy-dir", help="directory of policy YAML files")
-    ] = None,
-    models: Annotated[
-        str | None, typer.Option("--models", help="models to load; '' for none")
-    ] = None,
-    store_url: Annotated[
-        str | None, typer.Option("--store-url", help="verdict store URL [none]")
-    ] = None,
-    history: Annotated[
-        str | None, typer.Option("--history", help="author history: memory, redis, none")
-    ] = None,
+    policies: Annotated[str | None, typer.Option("--policies", help="comma-separated policy ids (default all)")] = None,
+    policy_dir: Annotated[Path | None, typer.Option("--policy-dir", help="directory of policy YAML files")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="models to load; '' for none")] = None,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="verdict store URL (default none)")] = None,
+    history: Annotated[str | None, typer.Option("--history", help="author history: memory, redis, none")] = None,
 ) -> None:
     """Evaluate posts from a Redis stream (consumer group, at least once) until SIGTERM/SIGINT."""
     given: dict[str, Any] = {
@@ -523,9 +485,7 @@ def worker_command(
         "history_backend": history,
     }
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ids = [p.strip() for p in policies.split(",") if p.strip()] if policies else None
     try:
         run_worker(settings, policies=ids)

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     history_retention_s: int = 30 * 86_400  # strikes and per-clause counts older than this expire
     history_max_events: int = 1_000  # newest violating posts kept per author
     store_batch: int = 256  # verdict records per store transaction
-    store_queue_size: int = 20_000  # records waiting for the store; beyond it they are dropped, loudly
+    store_queue_size: int = 5_000  # decisions waiting for the store (~6 KB each); beyond it dropped, loudly
 
     # --- ops ----------------------------------------------------------------------------
     admin_enabled: bool = False

@@ -19,7 +19,6 @@ Whitespace is collapsed before joining (not after) so that normalizing twice cha
 from __future__ import annotations
 
 import re
-import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import accumulate
@@ -150,18 +149,18 @@ LEET: dict[str, str] = {
     "+": "t",
     "€": "e",
 }
+_LEET_TABLE = str.maketrans(LEET)
 _LEET_ANY = re.compile("[" + re.escape("".join(LEET)) + "]")
 _LEET_INNER_ONLY = frozenset("!|+")
 _LEET_SOLID = frozenset("$€@")
 _LATIN = re.compile("[a-z]")
 
-# Step 6: separators that may split single letters; `[^\W\d_]` is a superset of str.isalpha,
-# so this finds every candidate run start and the exact check runs only there.
-_SEPARATORS = " .-_*·"
-_JOIN_CANDIDATE = re.compile(r"[^\W\d_]([ .\-_*·])[^\W\d_]\1[^\W\d_]")
+# Step 6: "<sep><letter><sep><letter>" right after a run's first letter; `[^\W\d_]` is a
+# superset of str.isalpha, so every run is found and the exact check runs only there.
+_JOIN_CANDIDATE = re.compile(r"([ .\-_*·])[^\W\d_]\1[^\W\d_]")
 
 _WHITESPACE_EDIT = re.compile(r"\s{2,}|[^\S ]")  # a run to collapse, or one non-space blank
-_REPEAT = re.compile(r"([^\W\d_])\1+")
+_REPEAT = re.compile(r"(\w)\1+")  # filtered to letters below
 
 _FOLD_CACHE: dict[str, str] = {chr(i): chr(i).lower() for i in range(128)}
 _FOLD_CACHE_MAX = 50_000  # code points are finite, but private-use/unassigned ones are many
@@ -181,6 +180,7 @@ def _fold(original: str) -> tuple[str, list[int], list[int]]:
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    last = 0  # where the outputs of the last kept source char begin
     for i, c in enumerate(original):
         f = cache.get(c)
         if f is None:
@@ -188,7 +188,11 @@ def _fold(original: str) -> tuple[str, list[int], list[int]]:
             if len(cache) < _FOLD_CACHE_MAX:
                 cache[c] = f
         if not f:
+            # a dropped combining mark belongs to its base: "résumé" must not end before its "´"
+            if ends and unicodedata.category(c)[0] == "M":
+                ends[last:] = [i + 1] * (len(ends) - last)
             continue
+        last = len(chars)
         if len(f) == 1:
             chars.append(f)
             starts.append(i)
@@ -241,17 +245,16 @@ def _collapse_whitespace(s: str, starts: list[int], ends: list[int]) -> tuple[st
 
 
 def _unleet(token: str) -> str:
-    solid = [k for k, c in enumerate(token) if c.isalnum() or (c in _LEET_SOLID and k > 0)]
-    solid += [0] if token[0] in _LEET_SOLID and token[0] != "@" else []
-    first, last = min(solid), max(solid)
+    lead = 1 if token[0] == "@" else 0
+    if not any(c in token for c in _LEET_INNER_ONLY):
+        return token[:lead] + token[lead:].translate(_LEET_TABLE)
+    solid = [k for k, c in enumerate(token) if c.isalnum() or (c in _LEET_SOLID and k >= lead)]
+    first, last = (solid[0], solid[-1]) if solid else (0, 0)
     out = list(token)
-    for k, c in enumerate(token):
-        rep = LEET.get(c)
-        if rep is None or (k == 0 and c == "@"):
-            continue
-        if c in _LEET_INNER_ONLY and not first < k < last:
-            continue
-        out[k] = rep
+    for k in range(lead, len(token)):
+        c = token[k]
+        if c in LEET and (c not in _LEET_INNER_ONLY or first < k < last):
+            out[k] = LEET[c]
     return "".join(out)
 
 
@@ -293,17 +296,17 @@ def _join_edits(s: str) -> list[tuple[int, int, str]]:
     n = len(s)
     m = _JOIN_CANDIDATE.search(s)
     while m is not None:
-        p = m.start()
-        sep = s[p + 1]
+        p = m.start() - 1
+        sep = m.group(1)
         q = p
-        if _is_single_letter(s, p):
+        if p >= 0 and _is_single_letter(s, p):
             while q + 2 < n and s[q + 1] == sep and _is_single_letter(s, q + 2):
                 q += 2
         if q - p >= 4:
             edits.extend((k, k + 1, "") for k in range(p + 1, q, 2))
-            m = _JOIN_CANDIDATE.search(s, q + 1)
+            m = _JOIN_CANDIDATE.search(s, q + 2)
         else:
-            m = _JOIN_CANDIDATE.search(s, p + 1)
+            m = _JOIN_CANDIDATE.search(s, p + 2)
     return edits
 
 
@@ -345,7 +348,7 @@ class Utf16Index:
     def __init__(self, original: str) -> None:
         self._length = len(original)
         self._prefix: list[int] | None = None
-        if not original.isascii() and len(original.encode("utf-16-le")) != 2 * len(original):
+        if not original.isascii() and len(original.encode("utf-16-le", "surrogatepass")) != 2 * len(original):
             units = (2 if c > "\uffff" else 1 for c in original)
             self._prefix = list(accumulate(units, initial=0))
 

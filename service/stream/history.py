@@ -10,6 +10,7 @@ keyed by the post's id, so a post evaluated twice (a redelivered stream entry) c
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -48,10 +49,7 @@ class AuthorHistory(Protocol):
 
 def violations_of(result: EvaluationResult) -> tuple[str, ...]:
     return tuple(
-        f"{p.policy_id}.{c.clause_id}"
-        for p in result.policies
-        for c in p.clauses
-        if c.verdict is Verdict.VIOLATES
+        f"{p.policy_id}.{c.clause_id}" for p in result.policies for c in p.clauses if c.verdict is Verdict.VIOLATES
     )
 
 
@@ -85,10 +83,30 @@ def _shape(strikes: int, windows: dict[str, int], per_clause: dict[str, int]) ->
 
 @dataclass
 class _AuthorLog:
-    events: deque[tuple[float, str]] = field(default_factory=deque)  # time order
-    clauses: dict[str, tuple[float, tuple[str, ...]]] = field(
-        default_factory=dict
-    )  # post key -> event
+    """One author's violating posts in time order, with per-clause counts kept up to date so a
+    snapshot costs O(log n), not a walk over every event."""
+
+    events: deque[tuple[float, str]] = field(default_factory=deque)  # (time, post key), time order
+    clauses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # post key -> violated clauses
+    counts: dict[str, int] = field(default_factory=dict)  # clause key -> posts
+
+    def add(self, at: float, post_key: str, clauses: tuple[str, ...]) -> None:
+        self.events.append((at, post_key))
+        self.clauses[post_key] = clauses
+        for key in clauses:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def drop_oldest(self) -> None:
+        _, post_key = self.events.popleft()
+        for key in self.clauses.pop(post_key, ()):
+            left = self.counts[key] - 1
+            if left:
+                self.counts[key] = left
+            else:
+                del self.counts[key]
+
+    def since(self, t: float) -> int:
+        return len(self.events) - bisect.bisect_right(self.events, t, key=lambda e: e[0])
 
 
 class MemoryAuthorHistory:
@@ -106,9 +124,7 @@ class MemoryAuthorHistory:
         self.windows = dict(windows or DEFAULT_WINDOWS)
         self.clock = clock
         self._authors: dict[str, _AuthorLog] = {}
-        self._expiry: deque[tuple[float, str]] = (
-            deque()
-        )  # (time, author) of every event, time order
+        self._expiry: deque[tuple[float, str]] = deque()  # (time, author) of every event, time order
 
     async def snapshot(self, author_ids: Collection[str]) -> dict[str, dict[str, Any]]:
         now = self.clock()
@@ -119,15 +135,8 @@ class MemoryAuthorHistory:
             if log is None:
                 out[author] = _shape(0, dict.fromkeys(self.windows, 0), {})
                 continue
-            per_clause: dict[str, int] = {}
-            for _, clauses in log.clauses.values():
-                for key in clauses:
-                    per_clause[key] = per_clause.get(key, 0) + 1
-            windows = {
-                name: sum(1 for at, _ in log.events if at > now - secs)
-                for name, secs in self.windows.items()
-            }
-            out[author] = _shape(len(log.events), windows, per_clause)
+            windows = {name: log.since(now - secs) for name, secs in self.windows.items()}
+            out[author] = _shape(len(log.events), windows, dict(log.counts))
         return out
 
     async def record(self, events: Sequence[ViolationEvent]) -> None:
@@ -135,12 +144,10 @@ class MemoryAuthorHistory:
             log = self._authors.setdefault(ev.author_id, _AuthorLog())
             if ev.post_key in log.clauses:
                 continue
-            log.events.append((ev.at, ev.post_key))
-            log.clauses[ev.post_key] = (ev.at, ev.clauses)
+            log.add(ev.at, ev.post_key, ev.clauses)
             self._expiry.append((ev.at, ev.author_id))
             while len(log.events) > self.max_events:
-                _, old = log.events.popleft()
-                log.clauses.pop(old, None)
+                log.drop_oldest()
         self._expire(self.clock())
 
     async def close(self) -> None:
@@ -154,8 +161,7 @@ class MemoryAuthorHistory:
             if log is None:
                 continue
             while log.events and log.events[0][0] <= cutoff:
-                _, old = log.events.popleft()
-                log.clauses.pop(old, None)
+                log.drop_oldest()
             if not log.events:
                 del self._authors[author]
 
@@ -187,9 +193,7 @@ class RedisAuthorHistory:
         self.clock = clock
 
     @classmethod
-    def from_url(
-        cls, url: str, prefix: str, retention_s: float, max_events: int = 1_000
-    ) -> RedisAuthorHistory:
+    def from_url(cls, url: str, prefix: str, retention_s: float, max_events: int = 1_000) -> RedisAuthorHistory:
         return cls(aioredis.Redis.from_url(url), prefix, retention_s, max_events)
 
     def _keys(self, author: str) -> tuple[str, str]:

@@ -88,8 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX decisions_id ON decisions (id, seq)",
             "CREATE INDEX decisions_author ON decisions (author_id, seq)",
             "CREATE INDEX decisions_created ON decisions (created_ms)",
-            "CREATE INDEX clause_verdicts_filter "
-            "ON clause_verdicts (policy_id, clause_id, verdict, created_ms)",
+            "CREATE INDEX clause_verdicts_filter ON clause_verdicts (policy_id, clause_id, verdict, created_ms)",
             "CREATE INDEX clause_verdicts_created ON clause_verdicts (created_ms)",
             "CREATE INDEX clause_verdicts_verdict ON clause_verdicts (verdict, created_ms)",
         ),
@@ -107,9 +106,7 @@ def latest_version() -> int:
     return MIGRATIONS[-1].version
 
 
-def migrate(
-    conn: Any, dialect: Dialect, migrations: tuple[Migration, ...] = MIGRATIONS
-) -> list[int]:
+def migrate(conn: Any, dialect: Dialect, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
     """Apply the missing migrations; returns the versions applied. `conn` is a DB-API connection
     (sqlite3 in autocommit mode, or psycopg) on which no transaction is open."""
     mark = "?" if dialect == "sqlite" else "%s"
@@ -121,9 +118,7 @@ def migrate(
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
     try:
         conn.execute(_CREATE_LEDGER)
-        applied = {
-            int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations").fetchall()
-        }
+        applied = {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
         unknown = sorted(applied - known)
         if unknown:
             raise MigrationError(
@@ -136,8 +131,7 @@ def migrate(
             for statement in m.sql(dialect):
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_ms) "
-                f"VALUES ({mark}, {mark}, {mark})",
+                f"INSERT INTO schema_migrations (version, name, applied_ms) VALUES ({mark}, {mark}, {mark})",
                 (m.version, m.name, int(time.time() * 1000)),
             )
             applied_now.append(m.version)

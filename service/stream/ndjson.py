@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -85,9 +85,7 @@ def _default_error_body(exc: GavelError) -> dict[str, Any]:
 # --- lines ------------------------------------------------------------------------------------
 
 
-async def split_lines(
-    chunks: AsyncIterator[bytes], max_line_bytes: int
-) -> AsyncIterator[tuple[int, bytes | None]]:
+async def split_lines(chunks: AsyncIterator[bytes], max_line_bytes: int) -> AsyncIterator[tuple[int, bytes | None]]:
     """(line number, raw bytes) per line, 1-based; None for a line over `max_line_bytes`."""
     buf = bytearray()
     overflow = False
@@ -185,9 +183,7 @@ def parse_line(line_no: int, raw: bytes | None, limits: StreamLimits) -> ParsedL
         ]
         return ParsedLine(
             line_no,
-            error=LineError(
-                line_no, "invalid_request", "the line does not match the schema", problems, given_id
-            ),
+            error=LineError(line_no, "invalid_request", "the line does not match the schema", problems, given_id),
         )
     if len(parsed.text) > limits.max_text_chars:
         return ParsedLine(
@@ -235,12 +231,14 @@ class NdjsonEvaluation:
         limits: StreamLimits,
         error_body: ErrorBody = _default_error_body,
         on_result: Callable[[EvaluationResult], None] | None = None,
+        after_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.policy_ids = policy_ids
         self.limits = limits
         self.error_body = error_body
         self.on_result = on_result
+        self.after_batch = after_batch
         self.lines_read = 0
 
     async def run(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -294,6 +292,8 @@ class NdjsonEvaluation:
                             ended = True
                             break
                         batch.append(more)  # type: ignore[arg-type]
+                    if self.after_batch is not None:
+                        await self.after_batch()
                     inflight.append(asyncio.create_task(self._answer(batch)))
             await reader
             if failure:  # if the client is gone this line goes nowhere, which is fine
@@ -345,9 +345,7 @@ class NdjsonEvaluation:
             except OverloadedError:
                 if attempt == _OVERLOAD_RETRIES:
                     raise
-                await asyncio.sleep(
-                    delay
-                )  # the model queue is full: a stream can wait, unlike a request
+                await asyncio.sleep(delay)  # the model queue is full: a stream can wait, unlike a request
                 delay *= 2
         raise AssertionError("unreachable")
 

@@ -44,7 +44,7 @@ class VerdictRecorder:
         metrics: StageMetrics,
         store_text: StoreText = "hash",
         batch: int = 256,
-        queue_size: int = 20_000,
+        queue_size: int = 5_000,
         linger_s: float = 0.05,
     ) -> None:
         self.store = store
@@ -62,9 +62,7 @@ class VerdictRecorder:
         # restartable: an app whose lifespan runs twice (tests) closes and reuses its recorder
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="gavel-verdict-recorder", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="gavel-verdict-recorder", daemon=True)
                 self._thread.start()
 
     def submit(self, decided: Sequence[Decided]) -> None:
@@ -74,10 +72,16 @@ class VerdictRecorder:
             try:
                 self._queue.put_nowait(record)
             except queue.Full:
-                self._dropped(
-                    len(decided) - i, "the store queue is full (the store is down or too slow)"
-                )
+                self._dropped(len(decided) - i, "the store queue is full (the store is down or too slow)")
                 return
+
+    async def room(self, max_wait_s: float = 1.0) -> None:
+        """Bulk producers (an NDJSON stream, the worker) call this after each batch: while the queue
+        is over half full they wait, so they go at the store's pace instead of dropping records.
+        Bounded, so a hung store slows them but never stalls them."""
+        deadline = time.monotonic() + max_wait_s
+        while self._queue.qsize() > self._queue.maxsize // 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
 
     async def flush(self) -> None:
         """Wait until every submitted record is written (or dropped)."""
@@ -125,9 +129,7 @@ class VerdictRecorder:
     def _write(self, pending: list[Decided]) -> None:
         try:
             records = [self._record(d) for d in pending]
-        except (
-            Exception
-        ) as exc:  # a result the store can't represent: a bug, but still only a lost record
+        except Exception as exc:  # a result the store can't represent: a bug, but still only a lost record
             log.exception("verdict store: cannot build records")
             self._dropped(len(pending), f"{type(exc).__name__}: {exc}")
             return

@@ -93,17 +93,16 @@ def build_stages(settings: Settings, registry: CollectorRegistry | None = None) 
         if store is not None
         else None
     )
-    return StreamStages(
-        metrics=metrics, history=build_history(settings), store=store, recorder=recorder
-    )
+    return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder)
 
 
 class StatefulEvaluator(Evaluator):
-    def __init__(self, base: Evaluator, stages: StreamStages, source: str) -> None:
+    def __init__(self, base: Evaluator, stages: StreamStages, source: str, paced: bool = False) -> None:
         super().__init__(base.registry, base.hub, base.max_text_chars)
         self.base = base
         self.stages = stages
         self.source = source
+        self.paced = paced  # bulk callers wait for the verdict store rather than drop records
 
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None
@@ -114,9 +113,7 @@ class StatefulEvaluator(Evaluator):
         await self._after(items, authors, results)
         return results
 
-    async def _with_history(
-        self, items: Sequence[EvalItem], authors: list[str | None]
-    ) -> Sequence[EvalItem]:
+    async def _with_history(self, items: Sequence[EvalItem], authors: list[str | None]) -> Sequence[EvalItem]:
         history = self.stages.history
         wanted = {a for a in authors if a is not None}
         if history is None or not wanted:
@@ -126,15 +123,11 @@ class StatefulEvaluator(Evaluator):
             snapshots = await history.snapshot(wanted)
         except Exception as exc:
             self.stages.metrics.history_failures.labels("read").inc()
-            log.error(
-                "author history read failed, evaluating without it: %s: %s", type(exc).__name__, exc
-            )
+            log.error("author history read failed, evaluating without it: %s: %s", type(exc).__name__, exc)
             down = {"history_unavailable": f"{type(exc).__name__}: {exc}"}
             snapshots = dict.fromkeys(wanted, down)
         return [
-            EvalItem(item.text, item.id, merge_author(item.context, snapshots[a]))
-            if a is not None
-            else item
+            EvalItem(item.text, item.id, merge_author(item.context, snapshots[a])) if a is not None else item
             for item, a in zip(items, authors, strict=True)
         ]
 
@@ -163,11 +156,10 @@ class StatefulEvaluator(Evaluator):
         recorder = self.stages.recorder
         if recorder is not None:
             at = datetime.fromtimestamp(now, tz=UTC)
+            if self.paced:
+                await recorder.room()
             recorder.submit(
-                [
-                    Decided(r, item.text, self.source, a, at)
-                    for item, a, r in zip(items, authors, results, strict=True)
-                ]
+                [Decided(r, item.text, self.source, a, at) for item, a, r in zip(items, authors, results, strict=True)]
             )
 
 

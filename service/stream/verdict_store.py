@@ -56,9 +56,7 @@ class StoredPolicy(BaseModel):
 
 
 class StoredDecision(BaseModel):
-    id: str = Field(
-        description="the caller's post id, or the record's uid when the caller gave none"
-    )
+    id: str = Field(description="the caller's post id, or the record's uid when the caller gave none")
     uid: str = Field(description="this record's own id (a post evaluated twice has two records)")
     created_at: datetime
     source: str = Field(description="http or worker")
@@ -66,9 +64,7 @@ class StoredDecision(BaseModel):
     action: str
     policies_violated: list[str]
     models: list[dict[str, str]]
-    text: str | None = Field(
-        default=None, description="only when the store keeps texts (store_text=text)"
-    )
+    text: str | None = Field(default=None, description="only when the store keeps texts (store_text=text)")
     text_sha256: str | None = None
     timing_ms: float
     policies: list[StoredPolicy]
@@ -93,9 +89,7 @@ def record_from(
         policies_violated=list(result.decision.policies_violated),
         models=[m.model_dump() for m in result.models],
         text=text if store_text == "text" else None,
-        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if store_text != "none"
-        else None,
+        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest() if store_text != "none" else None,
         timing_ms=result.timing_ms,
         policies=[
             StoredPolicy(
@@ -241,8 +235,20 @@ _CLAUSE = (
 )
 
 
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+# Bound parameters per INSERT: under SQLite's 32,766 and PostgreSQL's 65,535.
+_MAX_PARAMS = 30_000
+
+
+def _inserts(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Iterator[tuple[str, list[Any]]]:
+    """Multi-row INSERTs. Not executemany: that releases and retakes the GIL once per row, and
+    while the event loop thread is busy evaluating, each retake waits a switch interval (5 ms),
+    which caps the writer thread at a few hundred rows a second (the convoy effect)."""
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    per = max(_MAX_PARAMS // len(columns), 1)
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * len(chunk))
+        yield sql, [value for row in chunk for value in row]
 
 
 def _select(columns: tuple[str, ...], alias: str = "") -> str:
@@ -262,9 +268,7 @@ class SqlVerdictStore:
             self._path = url
         else:
             scheme = url.split(":", 1)[0]
-            raise StoreError(
-                f"store_url must start with sqlite:/// or postgresql://, not {scheme!r}"
-            )
+            raise StoreError(f"store_url must start with sqlite:/// or postgresql://, not {scheme!r}")
         self._memory = self._path == ":memory:"
         self._write_lock = threading.Lock()
         # an in-memory SQLite database lives in one connection: readers must share the writer's
@@ -279,9 +283,7 @@ class SqlVerdictStore:
 
     def _open(self, autocommit: bool) -> Any:
         if self.dialect == "sqlite":
-            conn = sqlite3.connect(
-                self._path, timeout=30, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
             if not self._memory:
                 conn.execute("PRAGMA journal_mode=WAL")  # readers don't wait for the writer
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -334,7 +336,9 @@ class SqlVerdictStore:
     def write(self, records: Sequence[StoredDecision]) -> None:
         if not records:
             return
-        decisions, policies, clauses = [], [], []
+        decisions: list[tuple[Any, ...]] = []
+        policies: list[tuple[Any, ...]] = []
+        clauses: list[tuple[Any, ...]] = []
         for r in records:
             ms = _ms(r.created_at)
             decisions.append(
@@ -378,10 +382,13 @@ class SqlVerdictStore:
                 if self.dialect == "sqlite":
                     conn.execute("BEGIN IMMEDIATE")
                 cur = conn.cursor()
-                cur.executemany(self._sql(_insert("decisions", _DECISION)), decisions)
-                cur.executemany(self._sql(_insert("policy_results", _POLICY)), policies)
-                if clauses:
-                    cur.executemany(self._sql(_insert("clause_verdicts", _CLAUSE)), clauses)
+                for table, columns, rows in (
+                    ("decisions", _DECISION, decisions),
+                    ("policy_results", _POLICY, policies),
+                    ("clause_verdicts", _CLAUSE, clauses),
+                ):
+                    for sql, params in _inserts(table, columns, rows):
+                        cur.execute(self._sql(sql), params)
                 if self.dialect == "sqlite":
                     conn.execute("COMMIT")
                 else:
@@ -426,9 +433,7 @@ class SqlVerdictStore:
         if inner:
             # one clause row must match all of policy/clause/verdict: "dehumanization that violated"
             where.append(
-                "EXISTS (SELECT 1 FROM clause_verdicts c WHERE c.decision_uid = d.uid AND "
-                + " AND ".join(inner)
-                + ")"
+                "EXISTS (SELECT 1 FROM clause_verdicts c WHERE c.decision_uid = d.uid AND " + " AND ".join(inner) + ")"
             )
         sql = (
             f"SELECT d.seq, {_select(_DECISION, 'd.')} FROM decisions d"
@@ -445,10 +450,7 @@ class SqlVerdictStore:
 
     def get(self, record_id: str) -> StoredDecision | None:
         """The newest record of a post id (or of a record uid)."""
-        sql = (
-            f"SELECT seq, {_select(_DECISION)} FROM decisions "
-            "WHERE id = ? OR uid = ? ORDER BY seq DESC LIMIT 1"
-        )
+        sql = f"SELECT seq, {_select(_DECISION)} FROM decisions WHERE id = ? OR uid = ? ORDER BY seq DESC LIMIT 1"
         with self._reading() as conn:
             rows = conn.execute(self._sql(sql), (record_id, record_id)).fetchall()
             records = self._assemble(conn, rows)
@@ -461,15 +463,9 @@ class SqlVerdictStore:
         marks = ", ".join("?" * len(uids))
         policies: dict[str, list[StoredPolicy]] = {u: [] for u in uids}
         by_uid = f"WHERE decision_uid IN ({marks}) ORDER BY decision_uid, position"
-        policy_sql = (
-            f"SELECT decision_uid, policy_id, version, digest, action FROM policy_results {by_uid}"
-        )
-        for uid, policy_id, version, digest, action in conn.execute(
-            self._sql(policy_sql), uids
-        ).fetchall():
-            policies[uid].append(
-                StoredPolicy(policy_id=policy_id, version=version, digest=digest, action=action)
-            )
+        policy_sql = f"SELECT decision_uid, policy_id, version, digest, action FROM policy_results {by_uid}"
+        for uid, policy_id, version, digest, action in conn.execute(self._sql(policy_sql), uids).fetchall():
+            policies[uid].append(StoredPolicy(policy_id=policy_id, version=version, digest=digest, action=action))
         clause_sql = (
             "SELECT decision_uid, policy_id, clause_id, verdict, score, evidence, exceptions, "
             f"explanation FROM clause_verdicts {by_uid}"

@@ -403,7 +403,7 @@ async def serve_worker(
     """Build everything from settings, run until `stop` (or SIGTERM/SIGINT), release everything."""
     runtime = runtime or build_runtime(settings)
     stages = build_stages(settings)
-    evaluator = StatefulEvaluator(runtime.evaluator, stages, source="worker")
+    evaluator = StatefulEvaluator(runtime.evaluator, stages, source="worker", paced=True)
     evaluator.select(policies)  # a worker started with an unknown policy fails now, not per entry
     config = WorkerConfig.from_settings(settings, policies)
     stop = stop or asyncio.Event()

@@ -17,8 +17,8 @@ from service.stream.history import (
     ViolationEvent,
     merge_author,
 )
-from service.stream.stateful import StatefulEvaluator, StreamStages
 from service.stream.metrics import StageMetrics
+from service.stream.stateful import StatefulEvaluator, StreamStages
 
 DAY = 86_400.0
 
@@ -41,7 +41,7 @@ async def history(request: pytest.FixtureRequest) -> AsyncIterator[tuple[AuthorH
         url = request.getfixturevalue("redis_url")
         prefix = request.getfixturevalue("prefix")
         store = RedisAuthorHistory.from_url(url, prefix, retention_s=30 * DAY, max_events=5)
-        store.clock = clock  # type: ignore[attr-defined]
+        store.clock = clock
     yield store, clock
     await store.close()
 

@@ -28,6 +28,19 @@ from tests.conftest import ROOT
 TEXTS = ["we will kill all muslims", "you idiot", "hello there", "nice weather today"]
 
 
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def _axrange(client: aioredis.Redis, stream: str) -> Entries:
+    reply: Any = await client.xrange(stream)  # redis-py types replies loosely
+    return list(reply)
+
+
+def _xrange(client: redis.Redis, stream: str) -> Entries:
+    reply: Any = client.xrange(stream)
+    return list(reply)
+
+
 def _config(prefix: str, **kw: Any) -> WorkerConfig:
     base: dict[str, Any] = {"input_stream": f"{prefix}posts", "output_stream": f"{prefix}verdicts",
                             "dead_stream": f"{prefix}dead", "group": "g", "consumer": "c1", "batch": 16,
@@ -61,7 +74,7 @@ async def test_results_are_the_evaluate_answer(aredis: aioredis.Redis, prefix: s
     await _push(aredis, f"{prefix}posts", posts)
     worker = StreamWorker(_config(prefix), demo_runtime.evaluator, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}verdicts", 40))
-    out = await aredis.xrange(f"{prefix}verdicts")
+    out = await _axrange(aredis, f"{prefix}verdicts")
     assert [f[b"id"].decode() for _, f in out] == [p["id"] for p in posts]
     first = EvaluationResult.model_validate_json(out[0][1][b"result"])
     expected = await demo_runtime.evaluator.evaluate(TEXTS[0], item_id="p0")
@@ -88,14 +101,14 @@ async def test_poison_entries_reach_the_dead_letter_stream(aredis: aioredis.Redi
     await _push(aredis, f"{prefix}posts", posts)
     worker = StreamWorker(_config(prefix), demo_runtime.evaluator, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}dead", 5))
-    dead = {f[b"id"].decode(): f for _, f in await aredis.xrange(f"{prefix}dead")}
+    dead = {f[b"id"].decode(): f for _, f in await _axrange(aredis, f"{prefix}dead")}
     assert set(dead) == {"no-text", "bad-json", "not-object", "too-long", "bad-policy"}
     assert b"missing field 'text'" in dead["no-text"][b"reason"]
     assert b"context: not valid JSON" in dead["bad-json"][b"reason"]
     assert b"exceed the limit" in dead["too-long"][b"reason"]
     assert b"unknown policy" in dead["bad-policy"][b"reason"]
     assert json.loads(dead["bad-json"][b"fields"])["context"] == "{not json"
-    ok = [f[b"id"] for _, f in await aredis.xrange(f"{prefix}verdicts")]
+    ok = [f[b"id"] for _, f in await _axrange(aredis, f"{prefix}verdicts")]
     assert ok == [b"ok1", b"ok2"]
     assert (await aredis.xpending(f"{prefix}posts", "g"))["pending"] == 0
 
@@ -122,10 +135,10 @@ async def test_a_failing_entry_is_retried_then_dead_lettered(aredis: aioredis.Re
     flaky = _Flaky(demo_runtime.evaluator)
     worker = StreamWorker(_config(prefix), flaky, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}dead", 1))
-    (_, dead), = await aredis.xrange(f"{prefix}dead")
+    (_, dead), = await _axrange(aredis, f"{prefix}dead")
     assert dead[b"id"] == b"b" and dead[b"deliveries"] == b"3"
     assert b"failed 3 times" in dead[b"reason"] and b"the model crashed" in dead[b"reason"]
-    assert [f[b"id"] for _, f in await aredis.xrange(f"{prefix}verdicts")] == [b"a"]
+    assert [f[b"id"] for _, f in await _axrange(aredis, f"{prefix}verdicts")] == [b"a"]
     assert worker.stats.retried == 2
 
 
@@ -135,13 +148,13 @@ async def test_an_entry_workers_keep_dying_on_is_dead_lettered(aredis: aioredis.
     await aredis.xgroup_create(stream, "g", id="0", mkstream=True)
     await aredis.xadd(stream, {"id": "killer", "text": "hello"})
     await aredis.xreadgroup("g", "ghost", {stream: ">"})  # delivered to a consumer that then died...
-    entry_id = (await aredis.xrange(stream))[0][0]
+    entry_id = (await _axrange(aredis, stream))[0][0]
     for _ in range(2):  # ...twice more
         await aredis.xclaim(stream, "g", "ghost", 0, [entry_id])
     await asyncio.sleep(0.06)
     worker = StreamWorker(_config(prefix), demo_runtime.evaluator, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}dead", 1))
-    (_, dead), = await aredis.xrange(f"{prefix}dead")
+    (_, dead), = await _axrange(aredis, f"{prefix}dead")
     assert dead[b"id"] == b"killer" and b"delivered 4 times" in dead[b"reason"]
     assert await aredis.xlen(f"{prefix}verdicts") == 0
 
@@ -159,7 +172,7 @@ async def test_history_and_store_from_the_worker(aredis: aioredis.Redis, prefix:
     await _push(aredis, f"{prefix}posts", [{"id": f"p{i}", "text": "you idiot", "context": ctx} for i in range(4)])
     worker = StreamWorker(_config(prefix, batch=1), evaluator, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}verdicts", 4))
-    actions = [json.loads(f[b"result"])["decision"]["action"] for _, f in await aredis.xrange(f"{prefix}verdicts")]
+    actions = [json.loads(f[b"result"])["decision"]["action"] for _, f in await _axrange(aredis, f"{prefix}verdicts")]
     assert actions == ["review", "review", "review", "remove"]
     assert stages.recorder is not None and stages.store is not None
     await stages.recorder.flush()
@@ -224,7 +237,8 @@ def _push_sync(client: redis.Redis, stream: str, n: int) -> list[str]:
 
 def _consumers(client: redis.Redis, stream: str) -> set[str]:
     try:
-        return {c["name"].decode() for c in client.xinfo_consumers(stream, "g")}  # type: ignore[union-attr]
+        reply: Any = client.xinfo_consumers(stream, "g")
+        return {c["name"].decode() for c in reply}
     except redis.ResponseError:
         return set()
 
@@ -246,10 +260,10 @@ def test_sigkill_half_way_loses_nothing(workers: Workers, redis_url: str, prefix
 
     def all_done() -> bool:
         assert w2.poll() is None, workers.log("w2")
-        return {f[b"id"].decode() for _, f in client.xrange(f"{prefix}verdicts")} >= set(ids)
+        return {f[b"id"].decode() for _, f in _xrange(client, f"{prefix}verdicts")} >= set(ids)
 
     _wait(all_done, 60, "every post to have a result")
-    got = Counter(f[b"id"].decode() for _, f in client.xrange(f"{prefix}verdicts"))
+    got = Counter(f[b"id"].decode() for _, f in _xrange(client, f"{prefix}verdicts"))
     duplicates = sum(c - 1 for c in got.values())
     print(f"\nkilled w1 after {at_kill} results with {len(pending_w1)} entries pending; "
           f"{len(got)} posts answered, {duplicates} duplicates")
@@ -274,7 +288,7 @@ def test_two_workers_share_the_load(workers: Workers, redis_url: str, prefix: st
         pipe.execute()
         time.sleep(0.02)
     _wait(lambda: client.xlen(f"{prefix}verdicts") >= n, 60, "every post to have a result")
-    by = Counter(f[b"consumer"].decode() for _, f in client.xrange(f"{prefix}verdicts"))
+    by = Counter(f[b"consumer"].decode() for _, f in _xrange(client, f"{prefix}verdicts"))
     print(f"\nsplit: {dict(by)}")
     assert set(by) == {"a", "b"} and sum(by.values()) == n
     assert min(by.values()) >= n // 10
@@ -291,7 +305,8 @@ def test_sigterm_finishes_the_batch_in_hand(workers: Workers, redis_url: str, pr
     assert w.wait(15) == 0, workers.log("t")
     # every entry it read was answered and acknowledged before it left
     assert client.xpending(f"{prefix}posts", "g")["pending"] == 0
-    delivered = client.xinfo_groups(f"{prefix}posts")[0]  # type: ignore[index]
+    groups: Any = client.xinfo_groups(f"{prefix}posts")
+    delivered = groups[0]
     assert client.xlen(f"{prefix}verdicts") == delivered["entries-read"] < 3_000
     client.close()
 

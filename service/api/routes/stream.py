@@ -10,11 +10,12 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from service.api.deps import EvaluatorDep, MetricsDep, SettingsDep
+from service.api.deps import EvaluatorDep, MetricsDep, RuntimeDep, SettingsDep
 from service.api.errors import gavel_error_response
 from service.api.schemas import ErrorBody
 from service.errors import GavelError
 from service.stream.ndjson import NdjsonEvaluation, StreamLimits
+from service.stream.stateful import stages_of
 
 router = APIRouter(tags=["evaluate"])
 
@@ -65,6 +66,7 @@ read)."""
 )
 async def evaluate_stream(
     request: Request,
+    runtime: RuntimeDep,
     evaluator: EvaluatorDep,
     settings: SettingsDep,
     metrics: MetricsDep,
@@ -82,11 +84,15 @@ async def evaluate_stream(
         batch=settings.stream_batch,
         inflight=settings.stream_inflight,
     )
+    stages = stages_of(runtime)
+    recorder = stages.recorder if stages is not None else None
     run = NdjsonEvaluation(
         evaluator,
         ids,
         limits,
         error_body=_error_body,
         on_result=lambda r: metrics.record(r, source="stream"),
+        # a bulk stream goes at the verdict store's pace rather than have its records dropped
+        after_batch=recorder.room if recorder is not None else None,
     )
     return NdjsonResponse(run.run(request.stream()), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

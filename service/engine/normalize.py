@@ -7,7 +7,8 @@ maps back to a slice of the original with `original[start:end]`.
 Pipeline (each step keeps offsets; chars only get substituted 1:1, expanded or dropped):
 1. drop invisible format chars (category Cf, soft hyphen, bidi controls, Hangul fillers);
 2. per char: NFKC, casefold, NFKD, drop combining marks (Mn/Me), recompose (NFC), fold
-   Latin-script lookalikes (small capitals, dotless i, script g);
+   Latin-script lookalikes (small capitals, dotless i, script g); a dropped combining mark
+   widens the range of the char before it, so a span never ends inside a grapheme;
 3. collapse whitespace runs to one space, strip the ends;
 4. homoglyphs: Cyrillic/Greek lookalikes to Latin inside tokens that hold an a-z letter;
 5. leetspeak inside tokens that hold an a-z letter;

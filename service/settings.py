@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     model_max_batch: int = 32
     model_max_wait_ms: float = 5.0
     model_queue_size: int = 4096
-    model_window_chars: int = 1_000
-    model_window_overlap_chars: int = 200
+    model_window_chars: int = 400
+    model_window_overlap_chars: int = 100
     torch_threads: int = 0  # 0: leave torch's default
 
     # --- stream and stores --------------------------------------------------------------

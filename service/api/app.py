@@ -25,6 +25,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # author history and the verdict store wrap the evaluator; the caller's runtime is left alone
     stages = build_stages(settings, metrics.registry)
     runtime = with_stages(runtime, stages, source="http")
+    set_observer = getattr(runtime.hub, "set_observer", None)
+    if set_observer is not None:
+        set_observer(metrics.observe_model_batch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -57,6 +57,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe_model_batch(self, model: str, size: int, wait_s: float) -> None:
+        self.model_batch_size.labels(model).observe(size)
+        self.model_queue_wait.labels(model).observe(wait_s)
+
     def record(self, result: EvaluationResult, source: str = "http") -> None:
         self.posts.labels(source).inc()
         self.decisions.labels(result.decision.action.value).inc()

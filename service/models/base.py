@@ -62,9 +62,7 @@ class ModelHub(Protocol):
 
     async def embed(self, model: str, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
-    async def attribute(
-        self, model: str, text: str, label: str
-    ) -> list[TokenAttribution]: ...
+    async def attribute(self, model: str, text: str, label: str) -> list[TokenAttribution]: ...
 
     def embed_now(self, model: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Synchronous embedding for compile time (exemplars)."""

@@ -1,0 +1,207 @@
+"""The models Gavel has loaded, each behind its own micro-batcher; what the evaluator talks to.
+
+A model that fails to load is recorded with the reason and never crashes start-up: clauses that
+need it answer needs_review and /readyz says why (no silent degradation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from service.errors import ModelUnavailableError
+from service.models.attribution import occlusion
+from service.models.base import ClassifierBackend, EmbeddingBackend, LabelScores, TokenAttribution
+from service.models.batcher import MicroBatcher
+from service.models.windows import windows
+from service.settings import Settings
+
+log = logging.getLogger("gavel.models")
+
+Observer = Callable[[str, int, float], None]
+
+
+@dataclass
+class _Classifier:
+    backend: ClassifierBackend
+    batcher: MicroBatcher[dict[str, float]]
+
+
+@dataclass
+class _Embedder:
+    backend: EmbeddingBackend
+    batcher: MicroBatcher[npt.NDArray[np.float32]]
+
+
+class DefaultModelHub:
+    def __init__(self, window_chars: int = 1_000, window_overlap: int = 200) -> None:
+        self._classifiers: dict[str, _Classifier] = {}
+        self._embedders: dict[str, _Embedder] = {}
+        self._failed: dict[str, str] = {}
+        self._window_chars = window_chars
+        self._window_overlap = window_overlap
+        self._observer: Observer | None = None
+        self._batch_opts = {"max_batch": 32, "max_wait_ms": 5.0, "queue_size": 4096}
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DefaultModelHub:
+        hub = cls(settings.model_window_chars, settings.model_window_overlap_chars)
+        hub._batch_opts = {
+            "max_batch": settings.model_max_batch,
+            "max_wait_ms": settings.model_max_wait_ms,
+            "queue_size": settings.model_queue_size,
+        }
+        if settings.torch_threads > 0:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        for name in settings.model_names():
+            try:
+                hub._load(name, settings)
+            except Exception as exc:  # recorded, reported by /readyz, never fatal
+                reason = f"{type(exc).__name__}: {exc}"
+                hub._failed[name] = reason
+                log.error("model %s failed to load: %s", name, reason)
+        return hub
+
+    def _load(self, name: str, settings: Settings) -> None:
+        if name == "profanity":
+            from service.models.profanity import ProfanityBackend
+
+            self.add_classifier(ProfanityBackend())
+        elif name == "minilm":
+            from service.models.embedding import MiniLMBackend
+
+            self.add_embedder(MiniLMBackend())
+        elif name == "detoxify":
+            if settings.detoxify_checkpoint is None:
+                raise ModelUnavailableError(
+                    "detoxify",
+                    "GAVEL_DETOXIFY_CHECKPOINT is not set (Detoxify's weights are not downloaded at run time)",
+                )
+            from service.models.detoxify_backend import DetoxifyBackend
+
+            self.add_classifier(
+                DetoxifyBackend(
+                    settings.detoxify_variant,
+                    settings.detoxify_checkpoint,
+                    settings.detoxify_config_dir,
+                    settings.detoxify_device,
+                )
+            )
+        else:
+            raise ValueError(f"unknown model '{name}' (known: profanity, minilm, detoxify)")
+
+    def add_classifier(self, backend: ClassifierBackend) -> None:
+        batcher: MicroBatcher[dict[str, float]] = MicroBatcher(
+            backend.name, backend.score_batch, observe=self._observe_for(backend.name), **self._batch_opts
+        )
+        self._classifiers[backend.name] = _Classifier(backend, batcher)
+        self._failed.pop(backend.name, None)
+
+    def add_embedder(self, backend: EmbeddingBackend) -> None:
+        def embed(texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+            return list(backend.embed_batch(texts))
+
+        batcher: MicroBatcher[npt.NDArray[np.float32]] = MicroBatcher(
+            backend.name, embed, observe=self._observe_for(backend.name), **self._batch_opts
+        )
+        self._embedders[backend.name] = _Embedder(backend, batcher)
+        self._failed.pop(backend.name, None)
+
+    def set_observer(self, observer: Observer) -> None:
+        """Metrics hook: (model, batch size, oldest item's queue wait in seconds)."""
+        self._observer = observer
+
+    def _observe_for(self, name: str) -> Callable[[int, float], None]:
+        def observe(size: int, wait: float) -> None:
+            if self._observer is not None:
+                self._observer(name, size, wait)
+
+        return observe
+
+    # --- ModelHub --------------------------------------------------------------------------
+
+    def available(self, model: str) -> bool:
+        return model in self._classifiers or model in self._embedders
+
+    def unavailable_reason(self, model: str) -> str | None:
+        if self.available(model):
+            return None
+        return self._failed.get(model, f"model '{model}' is not loaded (GAVEL_MODELS)")
+
+    def info(self) -> list[tuple[str, str]]:
+        out = [(n, c.backend.version) for n, c in self._classifiers.items()]
+        return out + [(n, e.backend.version) for n, e in self._embedders.items()]
+
+    def failures(self) -> dict[str, str]:
+        return dict(self._failed)
+
+    def batchers(self) -> list[MicroBatcher[dict[str, float]] | MicroBatcher[npt.NDArray[np.float32]]]:
+        return [c.batcher for c in self._classifiers.values()] + [e.batcher for e in self._embedders.values()]
+
+    async def start(self) -> None:
+        for b in self.batchers():
+            await b.start()
+
+    async def close(self) -> None:
+        for b in self.batchers():
+            await b.close()
+
+    def _classifier(self, model: str) -> _Classifier:
+        found = self._classifiers.get(model)
+        if found is None:
+            raise ModelUnavailableError(model, self.unavailable_reason(model) or "not a classifier")
+        return found
+
+    async def classify(self, model: str, texts: Sequence[str]) -> list[LabelScores]:
+        clf = self._classifier(model)
+        spans = [windows(t, self._window_chars, self._window_overlap) for t in texts]
+        flat = [t[s:e] for t, ws in zip(texts, spans, strict=True) for s, e in ws]
+        scored = await clf.batcher.submit_many(flat)
+        out: list[LabelScores] = []
+        k = 0
+        for ws in spans:
+            best: dict[str, float] = {}
+            where: dict[str, tuple[int, int]] = {}
+            for span in ws:
+                for label, value in scored[k].items():
+                    if label not in best or value > best[label]:
+                        best[label] = value
+                        where[label] = span
+                k += 1
+            out.append(LabelScores(best, where if len(ws) > 1 else {}))
+        return out
+
+    async def embed(self, model: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        emb = self._embedders.get(model)
+        if emb is None:
+            raise ModelUnavailableError(model, self.unavailable_reason(model) or "not an embedding model")
+        vectors = await emb.batcher.submit_many(list(texts))
+        return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+    def embed_now(self, model: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        emb = self._embedders.get(model)
+        if emb is None:
+            raise ModelUnavailableError(model, self.unavailable_reason(model) or "not an embedding model")
+        return emb.backend.embed_batch(texts)
+
+    async def attribute(self, model: str, text: str, label: str) -> list[TokenAttribution]:
+        clf = self._classifier(model)
+        variants: list[str] = []
+
+        def collect(batch: Sequence[str]) -> list[dict[str, float]]:
+            variants.extend(batch)
+            return [{} for _ in batch]
+
+        # occlusion builds its variants; score them all through the batcher in one go
+        occlusion(text, label, collect)
+        scored = await clf.batcher.submit_many(variants)
+        it = iter(scored)
+        return occlusion(text, label, lambda batch: [next(it) for _ in batch])

@@ -4,6 +4,7 @@ passes (max batch size, max wait), with a bounded queue that pushes back instead
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,10 +59,8 @@ class MicroBatcher(Generic[R]):
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         if self._queue is not None:
             while not self._queue.empty():

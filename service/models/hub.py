@@ -45,18 +45,18 @@ class DefaultModelHub:
         self._window_chars = window_chars
         self._window_overlap = window_overlap
         self._observer: Observer | None = None
-        self._batch_opts = {"max_batch": 32, "max_wait_ms": 5.0, "queue_size": 4096}
+        self._max_batch = 32
+        self._max_wait_ms = 5.0
+        self._queue_size = 4096
 
     # --- construction ----------------------------------------------------------------------
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DefaultModelHub:
         hub = cls(settings.model_window_chars, settings.model_window_overlap_chars)
-        hub._batch_opts = {
-            "max_batch": settings.model_max_batch,
-            "max_wait_ms": settings.model_max_wait_ms,
-            "queue_size": settings.model_queue_size,
-        }
+        hub._max_batch = settings.model_max_batch
+        hub._max_wait_ms = settings.model_max_wait_ms
+        hub._queue_size = settings.model_queue_size
         if settings.torch_threads > 0:
             import torch
 
@@ -100,7 +100,7 @@ class DefaultModelHub:
 
     def add_classifier(self, backend: ClassifierBackend) -> None:
         batcher: MicroBatcher[dict[str, float]] = MicroBatcher(
-            backend.name, backend.score_batch, observe=self._observe_for(backend.name), **self._batch_opts
+            backend.name, backend.score_batch, self._max_batch, self._max_wait_ms, self._queue_size, self._observe_for(backend.name)
         )
         self._classifiers[backend.name] = _Classifier(backend, batcher)
         self._failed.pop(backend.name, None)
@@ -110,7 +110,7 @@ class DefaultModelHub:
             return list(backend.embed_batch(texts))
 
         batcher: MicroBatcher[npt.NDArray[np.float32]] = MicroBatcher(
-            backend.name, embed, observe=self._observe_for(backend.name), **self._batch_opts
+            backend.name, embed, self._max_batch, self._max_wait_ms, self._queue_size, self._observe_for(backend.name)
         )
         self._embedders[backend.name] = _Embedder(backend, batcher)
         self._failed.pop(backend.name, None)

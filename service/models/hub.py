@@ -100,7 +100,12 @@ class DefaultModelHub:
 
     def add_classifier(self, backend: ClassifierBackend) -> None:
         batcher: MicroBatcher[dict[str, float]] = MicroBatcher(
-            backend.name, backend.score_batch, self._max_batch, self._max_wait_ms, self._queue_size, self._observe_for(backend.name)
+            backend.name,
+            backend.score_batch,
+            self._max_batch,
+            self._max_wait_ms,
+            self._queue_size,
+            self._observe_for(backend.name),
         )
         self._classifiers[backend.name] = _Classifier(backend, batcher)
         self._failed.pop(backend.name, None)

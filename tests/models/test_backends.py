@@ -4,6 +4,7 @@ word-level evidence."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ def test_long_post_windows(hub: DefaultModelHub) -> None:
     assert len(text) > 20_000
     spans = windows(text, 400, 100)
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
-    assert all(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))  # they overlap
+    assert all(b[0] < a[1] for a, b in itertools.pairwise(spans))  # they overlap
 
     async def run() -> tuple[float, tuple[int, int]]:
         scored = (await hub.classify("profanity", [text]))[0]

@@ -1,0 +1,149 @@
+"""Model throughput on this machine: posts/s per backend at batch sizes 1, 8, 32, 128, and the
+micro-batched path (many concurrent single-text requests) against the raw forward pass measured
+in the same run.
+
+    python bench/models.py [--texts 512] [--detoxify-arch]
+
+`--detoxify-arch` builds a randomly initialised BERT-base with Detoxify's head (bert-base-uncased
+shape: 12 layers, hidden 768, vocab 30522): the same FLOPs as the trained `original` weights,
+which cannot be downloaded here, so the speed is the real one and the scores are meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from service.models.batcher import MicroBatcher  # noqa: E402
+
+SAMPLES = [
+    "I can't believe the referee missed that, what a joke of a match",
+    "Thanks for sharing, this recipe turned out great with a bit more garlic",
+    "You are a complete idiot and everyone here knows it",
+    "The council meeting about the new bike lanes is on Thursday at 7pm",
+    "shut the hell up nobody asked for your stupid opinion",
+    "Lovely photos from the trip, the mountains look unreal",
+    "This policy is a disaster and the minister should resign",
+    "what a load of crap, absolute garbage take",
+]
+
+
+def corpus(n: int) -> list[str]:
+    return [f"{SAMPLES[i % len(SAMPLES)]} #{i}" for i in range(n)]
+
+
+def raw_rate(fn: Callable[[Sequence[str]], Any], texts: list[str], batch: int, min_seconds: float = 1.5) -> float:
+    fn(texts[:batch])  # warm-up
+    done = 0
+    start = time.perf_counter()
+    while True:
+        for i in range(0, len(texts), batch):
+            fn(texts[i : i + batch])
+            done += len(texts[i : i + batch])
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return done / elapsed
+
+
+async def batched_rate(
+    fn: Callable[[Sequence[str]], list[Any]], texts: list[str], max_batch: int
+) -> tuple[float, float]:
+    batcher: MicroBatcher[Any] = MicroBatcher("bench", fn, max_batch=max_batch, max_wait_ms=5, queue_size=100_000)
+    await batcher.start()
+    await asyncio.gather(*(batcher.submit(t) for t in texts[:max_batch]))  # warm-up
+    start = time.perf_counter()
+    await asyncio.gather(*(batcher.submit(t) for t in texts))
+    elapsed = time.perf_counter() - start
+    mean_batch = batcher.items / max(batcher.batches, 1)
+    await batcher.close()
+    return len(texts) / elapsed, mean_batch
+
+
+def detoxify_arch(tmp: Path) -> Any:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    from service.models.detoxify_backend import DetoxifyBackend
+
+    config_dir = tmp / "bert-base-shape"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    words = sorted({w.strip(",.#!?'").lower() for s in SAMPLES for w in s.split()} | {str(i) for i in range(10)})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    vocab += [f"[unused{i}]" for i in range(30522 - len(vocab))]
+    (config_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(config_dir / "vocab.txt"), do_lower_case=True).save_pretrained(str(config_dir))
+    labels = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
+    config = BertConfig(num_labels=len(labels))  # bert-base-uncased defaults
+    config.save_pretrained(str(config_dir))
+    model = BertForSequenceClassification(config)
+    ckpt = tmp / "detoxify-original-shape.ckpt"
+    torch.save(
+        {
+            "config": {
+                "arch": {
+                    "args": {
+                        "model_type": str(config_dir),
+                        "model_name": "BertForSequenceClassification",
+                        "tokenizer_name": "BertTokenizer",
+                        "num_classes": len(labels),
+                    }
+                },
+                "dataset": {"args": {"classes": labels}},
+            },
+            "state_dict": model.state_dict(),
+        },
+        ckpt,
+    )
+    return DetoxifyBackend("original", ckpt, config_dir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=512)
+    parser.add_argument("--detoxify-arch", action="store_true", help="also time Detoxify's BERT-base shape")
+    args = parser.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    from service.models.embedding import MiniLMBackend
+    from service.models.profanity import ProfanityBackend
+
+    texts = corpus(args.texts)
+    backends: list[tuple[str, Callable[[Sequence[str]], list[Any]]]] = []
+    prof = ProfanityBackend()
+    backends.append(("profanity (sklearn)", prof.score_batch))
+    mini = MiniLMBackend()
+    backends.append(("minilm (embeddings)", lambda b: list(mini.embed_batch(b))))
+    if args.detoxify_arch:
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="gavel-bench-"))
+        detox = detoxify_arch(tmp)
+        backends.append(("detoxify original shape", detox.score_batch))
+
+    import torch
+
+    print(
+        f"CPU: {os.cpu_count()} cores, torch {torch.__version__} threads={torch.get_num_threads()}, "
+        f"{len(texts)} texts of ~{int(statistics.mean(len(t) for t in texts))} chars\n"
+    )
+    print("| backend | batch 1 | batch 8 | batch 32 | batch 128 | micro-batched (32) | vs raw batch 32 | mean batch |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|")
+    for name, fn in backends:
+        sub = texts if "detoxify" not in name else texts[:128]
+        rates = [raw_rate(fn, sub, b, 1.0 if "detoxify" in name else 1.5) for b in (1, 8, 32, 128)]
+        mb, mean_batch = asyncio.run(batched_rate(fn, sub, 32))
+        cells = " | ".join(f"{r:,.0f}" for r in rates)
+        print(f"| {name} | {cells} | {mb:,.0f} | {mb / rates[2]:.0%} | {mean_batch:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

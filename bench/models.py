@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.models.batcher import MicroBatcher  # noqa: E402
+from service.models.batcher import MicroBatcher
 
 SAMPLES = [
     "I can't believe the referee missed that, what a joke of a match",

@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.engine.compiler import compile_policy  # noqa: E402
-from service.engine.loader import parse_policy  # noqa: E402
-from service.engine.normalize import normalize  # noqa: E402
-from service.models.attribution import occlusion  # noqa: E402
-from service.models.profanity import ProfanityBackend  # noqa: E402
+from service.engine.compiler import compile_policy
+from service.engine.loader import parse_policy
+from service.engine.normalize import normalize
+from service.models.attribution import occlusion
+from service.models.profanity import ProfanityBackend
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'*@$0-9]*")
 Post = tuple[set[int], str]

@@ -78,11 +78,16 @@ def serve(
             )
             return
         from service.api.app import create_app
+        from service.ops.logging import configure_logging
 
-        application = create_app(Settings())
+        settings = Settings()
+        configure_logging(settings.log_level, settings.log_json)
+        application = create_app(settings)
     except PolicyError as exc:
         raise _fail(f"gavel: cannot start, the policies have errors:\n{exc}", 1) from exc
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    except ValueError as exc:  # settings refused (admin enabled without a key, ...)
+        raise _fail(f"gavel: cannot start: {exc}", 1) from exc
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 def _read_items(text: str | None, file: Path | None) -> Iterator[EvalItem]:

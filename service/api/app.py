@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -12,7 +14,9 @@ from service import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
 from service.api.metrics import Metrics
-from service.api.routes import evaluate, health, policies, stream, verdicts
+from service.api.routes import admin, evaluate, health, policies, stream, verdicts
+from service.ops.logging import request_id
+from service.ops.reload import PolicyReloader
 from service.runtime import Runtime, build_runtime
 from service.settings import Settings
 from service.stream.stateful import build_stages, with_stages
@@ -20,8 +24,15 @@ from service.stream.stateful import build_stages, with_stages
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or (runtime.settings if runtime else Settings())
+    admin.check_admin_settings(settings)
     runtime = runtime or build_runtime(settings)
     metrics = Metrics()
+    log = logging.getLogger("gavel.http")
+
+    def on_reload(report: object, trigger: str) -> None:
+        metrics.reloads.labels("ok" if getattr(report, "ok", False) else "failed").inc()
+
+    reloader = PolicyReloader(runtime.registry, on_reload)
     # author history and the verdict store wrap the evaluator; the caller's runtime is left alone
     stages = build_stages(settings, metrics.registry)
     runtime = with_stages(runtime, stages, source="http")
@@ -35,9 +46,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         start = getattr(hub, "start", None)
         if start is not None:
             await start()
+        reloader.install_sighup()
+        if settings.watch_policies:
+            reloader.start_watching(runtime.registry.policy_dir)
         try:
             yield
         finally:
+            await reloader.stop()
             close = getattr(hub, "close", None)
             if close is not None:
                 await close()
@@ -51,27 +66,54 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.reloader = reloader
     install_error_handlers(app)
+
+    @app.exception_handler(admin.AdminDenied)
+    async def _admin_denied(request: Request, exc: admin.AdminDenied) -> Response:
+        return admin.admin_denied_response(exc)
 
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path, request.method).observe(time.perf_counter() - started)
-        return response
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id.set(rid[:128])
+        try:
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            metrics.requests.labels(path, request.method, str(response.status_code)).inc()
+            metrics.latency.labels(path, request.method).observe(elapsed)
+            response.headers["X-Request-ID"] = rid[:128]
+            # the route and status only: post text stays out of the logs
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "route": path,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 3),
+                },
+            )
+            return response
+        finally:
+            request_id.reset(token)
 
     app.include_router(evaluate.router)
     app.include_router(policies.router)
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(verdicts.router)
+    app.include_router(admin.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several worker processes each build their own app)."""
-    return create_app(Settings())
+    from service.ops.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

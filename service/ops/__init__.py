@@ -1,0 +1,1 @@
+"""Operating Gavel: live policy reload, structured logs, settings documentation."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -74,6 +76,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     log_text: bool = False
+
+    @field_validator("detoxify_checkpoint", "detoxify_config_dir", "store_url", "admin_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # an image sets GAVEL_DETOXIFY_CHECKPOINT="" when no weights were baked in
+        return None if value == "" else value
 
     def model_names(self) -> list[str]:
         return [m.strip() for m in self.models.split(",") if m.strip()]

@@ -37,6 +37,15 @@ class UnknownPolicyError(EvaluationError):
         super().__init__(f"unknown policy id(s): {', '.join(policy_ids)}")
 
 
+class InvalidInputError(EvaluationError):
+    """A field passed the schema but breaks a limit or rule (a context too large or too deep)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
 class InputTooLargeError(EvaluationError):
     def __init__(self, field: str, size: int, limit: int) -> None:
         self.field = field

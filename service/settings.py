@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     max_batch_items: int = 256
     max_body_bytes: int = 4_000_000
     max_stream_line_bytes: int = 100_000
-    max_context_keys: int = 64
+    max_context_keys: int = 256  # keys at every level together
+    max_context_depth: int = 8
 
     # --- models -------------------------------------------------------------------------
     # Comma-separated model names to load: profanity, minilm, detoxify.

@@ -16,6 +16,7 @@ from service.errors import (
     EvaluationError,
     GavelError,
     InputTooLargeError,
+    InvalidInputError,
     ModelUnavailableError,
     OverloadedError,
     PolicyError,
@@ -81,6 +82,8 @@ def gavel_error_response(exc: GavelError) -> JSONResponse:
             str(exc),
             [(exc.field, f"{exc.size} is over the limit of {exc.limit}")],
         )
+    if isinstance(exc, InvalidInputError):
+        return error_response(422, "invalid_request", str(exc), [(exc.field, exc.problem)])
     if isinstance(exc, OverloadedError):
         return error_response(
             503,

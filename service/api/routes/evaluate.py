@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -9,7 +11,8 @@ from service.api.deps import EvaluatorDep, MetricsDep, SettingsDep
 from service.api.schemas import BatchRequest, ErrorBody, EvaluateRequest
 from service.engine.evaluator import EvalItem
 from service.engine.results import EvaluationResult
-from service.errors import InputTooLargeError
+from service.errors import InputTooLargeError, InvalidInputError
+from service.settings import Settings
 
 router = APIRouter(tags=["evaluate"])
 
@@ -28,12 +31,32 @@ class BatchResponse(BaseModel):
     results: list[EvaluationResult]
 
 
+def check_context(context: dict[str, Any] | None, field: str, settings: Settings) -> None:
+    """Context is free-form JSON: bound how much of it a caller may send."""
+    if not context:
+        return
+    keys = 0
+    stack: list[tuple[Any, int]] = [(context, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > settings.max_context_depth:
+            raise InvalidInputError(field, f"nested deeper than {settings.max_context_depth} levels")
+        if isinstance(value, dict):
+            keys += len(value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        if keys > settings.max_context_keys:
+            raise InvalidInputError(field, f"more than {settings.max_context_keys} keys")
+
+
 @router.post("/evaluate", response_model=EvaluationResult, responses=_ERRORS)
 async def evaluate(
     body: EvaluateRequest, evaluator: EvaluatorDep, settings: SettingsDep, metrics: MetricsDep
 ) -> EvaluationResult:
     if len(body.text) > settings.max_text_chars:
         raise InputTooLargeError("text", len(body.text), settings.max_text_chars)
+    check_context(body.context, "context", settings)
     result = await evaluator.evaluate(body.text, body.policies, body.context, body.id)
     metrics.record(result)
     return result
@@ -48,6 +71,7 @@ async def evaluate_batch(
     for i, item in enumerate(body.items):
         if len(item.text) > settings.max_text_chars:
             raise InputTooLargeError(f"items[{i}].text", len(item.text), settings.max_text_chars)
+        check_context(item.context, f"items[{i}].context", settings)
     items = [EvalItem(i.text, i.id, dict(i.context or {})) for i in body.items]
     results = await evaluator.evaluate_many(items, body.policies)
     for r in results:

@@ -75,7 +75,8 @@ class Post:
         explanation: str,
         category: str | None = None,
     ) -> Evidence:
-        return Evidence(
+        # built by Gavel itself, so pydantic's validation would only re-check our own types
+        return Evidence.model_construct(
             start=start,
             end=end,
             start_utf16=self.utf16(start),
@@ -113,7 +114,7 @@ class _Outcome:
     unavailable: list[str]
 
 
-_NOTHING = _Outcome(0.0, [], [], [])
+_ZERO_VALUE = SignalValue(0.0)
 
 
 class Evaluator:
@@ -121,6 +122,7 @@ class Evaluator:
         self.registry = registry
         self.hub = hub
         self.max_text_chars = max_text_chars
+        self._quiet_cache: dict[tuple[str, str], bool] = {}
 
     # --- public API ----------------------------------------------------------------------
 
@@ -378,7 +380,9 @@ class Evaluator:
 
     def _condition(self, cond: Condition, signals: dict[str, SignalValue]) -> _Outcome:
         if cond.signal is not None:
-            value = signals[cond.signal]
+            value = signals.get(cond.signal, _ZERO_VALUE)
+            if value.score <= 0 and not value.unavailable:
+                return _Outcome(0.0, [], [], [])  # the common case: this signal did not fire
             unavailable = [value.unavailable] if value.unavailable else []
             notes = [value.note] if value.note and value.score > 0 else []
             outcome = _Outcome(value.score, list(value.evidence), notes, unavailable)
@@ -415,10 +419,25 @@ class Evaluator:
                 outcome.notes.insert(0, cond.explain)
         return outcome
 
+    def _quiet(self, cp: CompiledPolicy, clause: Clause) -> bool:
+        """True when the clause cannot fire with none of its signals present (no top-level none_of)."""
+        key = (cp.digest, clause.id)
+        quiet = self._quiet_cache.get(key)
+        if quiet is None:
+            quiet = self._condition(clause.when, {}).score <= 0
+            self._quiet_cache[key] = quiet
+        return quiet
+
     def _clause(self, cp: CompiledPolicy, clause: Clause, board: SignalBoard) -> ClauseVerdict:
         th = clause.thresholds
         fired = frozenset(x for x in clause.exceptions if x in board.suppressions)
         signals = board.values(fired)
+        if not fired and self._quiet(cp, clause) and not any(s in signals for s in cp.clause_signals[clause.id]):
+            # fast path for the usual post: nothing this clause looks at fired
+            return ClauseVerdict.model_construct(
+                clause_id=clause.id, verdict=Verdict.NO_VIOLATION, score=0.0, evidence=[], exceptions=[],
+                explanation="no signal of this clause fired",
+            )
         outcome = self._condition(clause.when, signals)
         score = round(outcome.score, 4)
         verdict = _verdict(score, th.violates, th.needs_review)
@@ -477,7 +496,7 @@ class Evaluator:
             notes.append(f"exception '{ex.id}' changed {verdict.value} to {after.value}: {ex.explanation}")
             verdict = after
         explanation = _explain(verdict, score, th.violates, th.needs_review, notes)
-        return ClauseVerdict(
+        return ClauseVerdict.model_construct(
             clause_id=clause.id,
             verdict=verdict,
             score=score,
@@ -604,11 +623,15 @@ class SignalBoard:
             drop = {id(h) for ex_id in suppressed for h in self.suppressions[ex_id][1]}
             hits = {sid: [h for h in hs if id(h) not in drop] for sid, hs in hits.items()}
         cp, post, ev = self._cp, self._post, self._evaluator
+        # signals absent from the map score 0: most posts fire few signals, so only those are built
         values: dict[str, SignalValue] = dict(self.fixed)
-        for sid, sig in cp.policy.signals.items():
-            if sig.kind in ("lexicon", "regex"):
-                values[sid] = ev._span_value(post, sid, sig.kind, hits.get(sid, []), sig.description)
+        for sid, found in hits.items():
+            if found:
+                sig = cp.policy.signals[sid]
+                values[sid] = ev._span_value(post, sid, sig.kind, found, sig.description)
         for sid, prox in cp.proximity.items():
+            if not hits.get(prox.anchor) or not hits.get(prox.target):
+                continue
             blockers = [h for b in prox.blocked_by for h in hits.get(b, [])]
             pairs = proximity_hits(
                 sid,

@@ -28,7 +28,11 @@ class Action(str, Enum):
 
     @property
     def severity(self) -> int:
-        return {Action.ALLOW: 0, Action.REVIEW: 1, Action.REMOVE: 2}[self]
+        return _ACTION_SEVERITY[self]
+
+
+# built once: severity is compared for every clause of every post
+_ACTION_SEVERITY = {Action.ALLOW: 0, Action.REVIEW: 1, Action.REMOVE: 2}
 
 
 SignalKind = Literal["lexicon", "regex", "proximity", "model", "exemplar", "context"]

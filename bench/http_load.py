@@ -1,258 +1,153 @@
-"""HTTP /evaluate under load: `gavel serve --workers 2` with rules-only policies (GAVEL_MODELS="")
-on loopback, driven by an asyncio keep-alive HTTP/1.1 load generator in this process.
+"""HTTP /evaluate under load on loopback: two uvicorn workers, rules-only policies
+(GAVEL_MODELS=""), a bounded load generator; prints req/s and latency percentiles.
 
-    python bench/http_load.py [--seconds 8] [--connections 32] [--rate 2000] [--workers 2]
+    python bench/http_load.py [--seconds 15] [--connections 4] [--workers 2]
 
-Two runs: closed loop (every connection sends its next request as soon as the answer is in:
-the most the server does) and open loop at --rate requests/s (requests leave on a schedule,
-so latency is what a client at that rate sees, queueing included). Latency is measured from
-just before the request is written to the last byte of the answer.
-
-The generator is a bare asyncio client (pre-built request bytes, Content-Length framing) so
-that it costs the server as little CPU as possible: on a 2-core machine it shares the cores with
-the two server workers. Loopback only, bounded by time and by request count.
+Uses wrk (Debian package `wrk`) when installed, else an httpx async client. Only 127.0.0.1 is
+ever contacted, and both the server and the load stop by themselves.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
-import random
-import socket
+import re
+import shutil
+import signal
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
 
-HOST = "127.0.0.1"  # loopback only: this never sends to another machine
-TRIAL_CSV = ROOT.parent / "shared" / "data" / "toxic_spans" / "tsd_trial.csv"
-GENERATED = [
-    "Jews are vermin and should be eliminated",
-    "Muslims are a cancer on this country",
-    "the final solution is the only answer for them",
-    "you are a worthless idiot, shut up",
-    "Lovely weather in Lisbon today, off to the beach with the kids",
-    "The council meeting about the new bike lanes is on Thursday at 7pm",
-    "Reuters reported that the letter asked Twitter to remove the account.",
-    "I disagree with the new policy but respect the outcome of the vote",
+ROOT = Path(__file__).resolve().parent.parent
+POSTS = [
+    "The Zionist regime is a deadly, cancerous growth, which must be uprooted and destroyed.",
+    "I visited Israel last summer and the food in Tel Aviv was amazing.",
+    "Honestly this referee is an idiot, worst game I've seen all season",
+    "Muslims around the world are breaking their fast together tonight.",
 ]
 
 
-def corpus(n: int) -> tuple[list[str], str]:
-    """SemEval trial posts read in place (never copied) mixed half and half with generated ones."""
-    trial: list[str] = []
-    if TRIAL_CSV.is_file():
-        with TRIAL_CSV.open(newline="", encoding="utf-8") as fh:
-            trial = [row["text"] for row in csv.DictReader(fh) if row.get("text")]
-    out = [trial[i % len(trial)] if trial and i % 2 else f"{GENERATED[i % len(GENERATED)]} #{i}" for i in range(n)]
-    return out, (f"{len(trial)} SemEval trial posts + generated" if trial else "generated posts")
-
-
-@dataclass
-class Tally:
-    latencies_ms: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    errors: int = 0
-
-    def add(self, status: int, ms: float) -> None:
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        self.latencies_ms.append(ms)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _requests(texts: list[str], port: int) -> list[bytes]:
-    out = []
-    for i, text in enumerate(texts):
-        body = json.dumps({"text": text, "id": str(i)}).encode()
-        head = (
-            f"POST /evaluate HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        out.append(head + body)
-    return out
-
-
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return status
-
-
-class Connection:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def send(self, request: bytes) -> int:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-        self.writer.write(request)
-        await self.writer.drain()
-        return await _read_response(self.reader)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
-async def closed_loop(
-    reqs: list[bytes], port: int, connections: int, seconds: float, limit: int
-) -> tuple[Tally, float]:
-    tally = Tally()
-    deadline = time.perf_counter() + seconds
-    sent = 0
-
-    async def one(conn: Connection) -> None:
-        nonlocal sent
-        while time.perf_counter() < deadline and sent < limit:
-            req = reqs[sent % len(reqs)]
-            sent += 1
-            t0 = time.perf_counter()
-            try:
-                status = await conn.send(req)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                tally.errors += 1
-                conn.close()
-                continue
-            tally.add(status, (time.perf_counter() - t0) * 1000)
-        conn.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one(Connection(port)) for _ in range(connections)))
-    return tally, time.perf_counter() - start
-
-
-async def open_loop(
-    reqs: list[bytes], port: int, connections: int, seconds: float, rate: float
-) -> tuple[Tally, float, int]:
-    """Requests leave every 1/rate s; a request waits for a free connection (counted in its latency)."""
-    tally = Tally()
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(Connection(port))
-    total = int(seconds * rate)
-    start = time.perf_counter()
-    late = 0
-
-    async def one(i: int, due: float) -> None:
-        conn = await pool.get()
-        try:
-            status = await conn.send(reqs[i % len(reqs)])
-            tally.add(status, (time.perf_counter() - due) * 1000)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            tally.errors += 1
-            conn.close()
-        finally:
-            pool.put_nowait(conn)
-
-    tasks = []
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -0.005:
-            late += 1  # the generator itself fell behind the schedule
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
-    while not pool.empty():
-        pool.get_nowait().close()
-    return tally, time.perf_counter() - start, late
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, GAVEL_MODELS="", GAVEL_POLICY_DIR=str(ROOT / "policies"), GAVEL_LOG_LEVEL="WARNING")
-    cmd = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "GAVEL_MODELS": "", "GAVEL_LOG_LEVEL": "WARNING"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"server exited with {proc.returncode}:\n{err}")
         try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("server did not become ready in 60 s")
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start")
 
 
-def row(name: str, tally: Tally, elapsed: float) -> str:
-    n = len(tally.latencies_ms)
-    ok = sum(c for s, c in tally.statuses.items() if 200 <= s < 300)
-    lat = tally.latencies_ms
-    return (
-        f"| {name} | {n:,} | {ok / n * 100 if n else 0:.1f}% | {n / elapsed:,.0f} | {pct(lat, 0.5):.2f} | "
-        f"{pct(lat, 0.95):.2f} | {pct(lat, 0.99):.2f} | {max(lat, default=float('nan')):.2f} | {tally.errors} |"
+def run_wrk(port: int, seconds: int, connections: int) -> dict[str, float]:
+    script = Path(tempfile.mkdtemp()) / "post.lua"
+    bodies = ", ".join(json.dumps(json.dumps({"text": t})) for t in POSTS)
+    script.write_text(
+        f"local bodies = {{{bodies}}}\nlocal i = 0\n"
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #bodies + 1\n  return wrk.format(nil, '/evaluate', nil, bodies[i])\nend\n"
+        "done = function(summary, latency, requests)\n"
+        "  io.write(string.format('RESULT %d %d %d %.3f %.3f %.3f\\n', summary.requests, summary.errors.status,\n"
+        "    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,\n"
+        "    latency:percentile(50)/1000, latency:percentile(99)/1000, summary.duration/1e6))\nend\n",
+        encoding="utf-8",
     )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
+    m = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
+    assert m, out
+    n, bad_status, io_errors, p50, p99, dur = m.groups()
+    return {
+        "requests": int(n),
+        "non_2xx": int(bad_status),
+        "errors": int(io_errors),
+        "rps": int(n) / float(dur),
+        "p50": float(p50),
+        "p99": float(p99),
+    }
+
+
+async def run_httpx(port: int, seconds: int, connections: int) -> dict[str, float]:
+    lat: list[float] = []
+    bad = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+
+        async def one(k: int) -> None:
+            nonlocal bad
+            i = k
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                r = await client.post("/evaluate", json={"text": POSTS[i % len(POSTS)]})
+                lat.append((time.perf_counter() - t0) * 1000)
+                bad += r.status_code != 200
+                i += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(k) for k in range(connections)))
+        dur = time.perf_counter() - start
+    q = statistics.quantiles(lat, n=100)
+    return {"requests": len(lat), "non_2xx": bad, "errors": 0, "rps": len(lat) / dur, "p50": q[49], "p99": q[98]}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=8.0, help="length of each run")
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--rate", type=float, default=2000.0, help="requests/s of the open-loop run")
-    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    ap.add_argument("--max-requests", type=int, default=200_000, help="upper bound per run")
-    args = ap.parse_args()
-
-    texts, source = corpus(2000)
-    random.Random(1).shuffle(texts)
-    port = _free_port()
-    proc = start_server(port, args.workers)
+    parser = argparse.ArgumentParser(description="HTTP load on loopback")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=18087)
+    args = parser.parse_args()
+    proc = start_server(args.port, args.workers)
     try:
-        reqs = _requests(texts, port)
-
-        async def run() -> None:
-            await closed_loop(reqs, port, 4, 1.0, 2000)  # warm-up: imports, first compiles, pools
-            print(f"server: gavel serve --workers {args.workers}, GAVEL_MODELS='' (default policies, rules only)")
-            print(f"corpus: {source}; {os.cpu_count()} cores shared by the server and this generator\n")
-            print("| run | requests | 2xx | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |")
-            print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-            tally, elapsed = await closed_loop(reqs, port, args.connections, args.seconds, args.max_requests)
-            print(row(f"closed loop, {args.connections} connections", tally, elapsed))
-            tally, elapsed, late = await open_loop(reqs, port, args.connections, args.seconds, args.rate)
-            print(row(f"open loop at {args.rate:,.0f} req/s", tally, elapsed))
-            if late:
-                print(f"\n(the generator left {late} requests more than 5 ms late: the machine is saturated)")
-
-        asyncio.run(run())
+        tool = "wrk" if shutil.which("wrk") else "httpx"
+        for t in POSTS:  # warm-up
+            httpx.post(f"http://127.0.0.1:{args.port}/evaluate", json={"text": t}, timeout=10)
+        if tool == "wrk":
+            res = run_wrk(args.port, args.seconds, args.connections)
+        else:
+            res = asyncio.run(run_httpx(args.port, args.seconds, args.connections))
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+    print(
+        f"POST /evaluate, default policies rules-only, {args.workers} uvicorn workers, {args.connections} "
+        f"connections, {args.seconds}s, load by {tool} on the same 2-core machine\n"
+    )
+    print("| requests | non-2xx | errors | req/s | p50 ms | p99 ms |")
+    print("|--:|--:|--:|--:|--:|--:|")
+    print(
+        f"| {res['requests']:,} | {res['non_2xx']} | {res['errors']} | {res['rps']:,.0f} | {res['p50']:.2f} | "
+        f"{res['p99']:.2f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -20,17 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.engine.compiler import compile_policy  # noqa: E402
-from service.engine.evaluator import EvalItem, Evaluator  # noqa: E402
-from service.engine.loader import parse_policy  # noqa: E402
-from service.engine.registry import PolicyRegistry  # noqa: E402
-from service.runtime import build_runtime  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.engine.compiler import compile_policy
+from service.engine.evaluator import EvalItem, Evaluator
+from service.engine.loader import parse_policy
+from service.engine.registry import PolicyRegistry
+from service.runtime import build_runtime
+from service.settings import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "toxic_spans" / "tsd_trial.csv"
-WORDS = ("the people of this city should vote on the new plan and the council must listen to what they say "
-         "about schools roads taxes and the future of our kids idiot great love hate jews muslims israel virus "
-         "kill eliminate vermin government policy news report said according").split()
+WORDS = ["the", "people", "of", "this", "city", "should", "vote", "on", "the", "new", "plan", "and", "the", "council", "must", "listen", "to", "what", "they", "say", "about", "schools", "roads", "taxes", "and", "the", "future", "of", "our", "kids", "idiot", "great", "love", "hate", "jews", "muslims", "israel", "virus", "kill", "eliminate", "vermin", "government", "policy", "news", "report", "said", "according"]
 
 
 def corpus(n: int) -> list[str]:

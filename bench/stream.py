@@ -76,7 +76,7 @@ def in_process(n: int, policy_dir: Path, models: str, batch: int) -> float:
             await hub.start()
         started = time.perf_counter()
         for k in range(0, n, batch):
-            await runtime.evaluator.evaluate_many(items[k:k + batch])
+            await runtime.evaluator.evaluate_many(items[k : k + batch])
         elapsed = time.perf_counter() - started
         if hub is not None and hasattr(hub, "close"):
             await hub.close()
@@ -92,10 +92,33 @@ def through_redis(args: argparse.Namespace, workers: int, paced_rate: float | No
     client.xgroup_create(posts, "g", id="0", mkstream=True)
     procs = []
     for w in range(workers):
-        cmd = [sys.executable, "-m", "service.stream.worker", "--redis", args.redis, "--input", posts,
-               "--output", out, "--dead", f"{prefix}dead", "--group", "g", "--consumer", f"w{w}",
-               "--policy-dir", str(args.policy_dir), "--models", args.models, "--history", "none",
-               "--batch", str(args.batch), "--block-ms", "100"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "service.stream.worker",
+            "--redis",
+            args.redis,
+            "--input",
+            posts,
+            "--output",
+            out,
+            "--dead",
+            f"{prefix}dead",
+            "--group",
+            "g",
+            "--consumer",
+            f"w{w}",
+            "--policy-dir",
+            str(args.policy_dir),
+            "--models",
+            args.models,
+            "--history",
+            "none",
+            "--batch",
+            str(args.batch),
+            "--block-ms",
+            "100",
+        ]
         procs.append(subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "GAVEL_LOG_LEVEL": "WARNING"}))
     try:
         deadline = time.monotonic() + 120
@@ -125,9 +148,14 @@ def through_redis(args: argparse.Namespace, workers: int, paced_rate: float | No
         first_in = min(sent.values())
         last_out = max(_ms(oid) for oid, _ in results)
         mode = "burst" if paced_rate is None else f"paced {paced_rate:.0f}/s"
-        return Row(f"{workers} worker{'s' if workers > 1 else ''}, {mode}", n,
-                   n / max((last_out - first_in) / 1000, 1e-3),
-                   _pct(latencies, 0.50), _pct(latencies, 0.95), _pct(latencies, 0.99))
+        return Row(
+            f"{workers} worker{'s' if workers > 1 else ''}, {mode}",
+            n,
+            n / max((last_out - first_in) / 1000, 1e-3),
+            _pct(latencies, 0.50),
+            _pct(latencies, 0.95),
+            _pct(latencies, 0.99),
+        )
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -159,15 +187,20 @@ def main() -> None:
         rows.append(burst)
         rows.append(through_redis(args, workers, burst.rate / 2))
 
-    print(f"\npolicies: {args.policy_dir}  models: {args.models or 'none'}  batch: {args.batch}  "
-          f"cpus: {os.cpu_count()}\n")
-    print(f"| {'run':<28} | {'posts':>6} | {'posts/s':>8} | {'vs in-process':>13} | "
-          f"{'p50 ms':>7} | {'p95 ms':>7} | {'p99 ms':>7} |")
+    print(
+        f"\npolicies: {args.policy_dir}  models: {args.models or 'none'}  batch: {args.batch}  cpus: {os.cpu_count()}\n"
+    )
+    print(
+        f"| {'run':<28} | {'posts':>6} | {'posts/s':>8} | {'vs in-process':>13} | "
+        f"{'p50 ms':>7} | {'p95 ms':>7} | {'p99 ms':>7} |"
+    )
     print(f"|{'-' * 30}|{'-' * 7}:|{'-' * 9}:|{'-' * 14}:|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|")
     for r in rows:
         lat = [f"{v:7.0f}" if v is not None else f"{'-':>7}" for v in (r.p50, r.p95, r.p99)]
-        print(f"| {r.name:<28} | {r.posts:>6} | {r.rate:>8.0f} | {r.rate / local:>12.2f}x | "
-              f"{lat[0]} | {lat[1]} | {lat[2]} |")
+        print(
+            f"| {r.name:<28} | {r.posts:>6} | {r.rate:>8.0f} | {r.rate / local:>12.2f}x | "
+            f"{lat[0]} | {lat[1]} | {lat[2]} |"
+        )
 
 
 if __name__ == "__main__":

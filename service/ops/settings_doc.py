@@ -21,7 +21,7 @@ def render() -> str:
     for name, field in Settings.model_fields.items():
         default = field.default_factory.__name__ + "()" if field.default_factory else repr(field.default)
         annotation = str(field.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
-        annotation = annotation.replace("'>", "")
+        annotation = annotation.replace("'>", "").replace("|", "\\|")
         lines.append(f"| `GAVEL_{name.upper()}` | `{default}` | {annotation} |")
     return "\n".join(lines) + "\n"
 

@@ -28,11 +28,7 @@ from service.runtime import build_runtime
 from service.settings import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "toxic_spans" / "tsd_trial.csv"
-WORDS = (
-    "the people of this city should vote on the new plan and the council must listen to what they say "
-    "about schools roads taxes and the future of our kids idiot great love hate jews muslims israel virus "
-    "kill eliminate vermin government policy news report said according"
-).split()
+WORDS = ["the", "people", "of", "this", "city", "should", "vote", "on", "the", "new", "plan", "and", "the", "council", "must", "listen", "to", "what", "they", "say", "about", "schools", "roads", "taxes", "and", "the", "future", "of", "our", "kids", "idiot", "great", "love", "hate", "jews", "muslims", "israel", "virus", "kill", "eliminate", "vermin", "government", "policy", "news", "report", "said", "according"]
 
 
 def corpus(n: int) -> list[str]:

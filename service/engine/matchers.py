@@ -97,7 +97,19 @@ class LexiconMatcher:
                 out.setdefault(entry.signal, []).append(
                     Hit(entry.signal, ostart, oend, entry.score, entry.term, entry.category)
                 )
-        return out
+        return {sid: _longest(hits) for sid, hits in out.items()}
+
+
+def _longest(hits: list[Hit]) -> list[Hit]:
+    """Drop a hit that lies inside a longer hit of the same signal ('virus' inside 'a virus')."""
+    if len(hits) < 2:
+        return hits
+    return [
+        h
+        for h in hits
+        if not any(o is not h and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start)
+                   for o in hits)
+    ]
 
 
 class RegexMatcher:

@@ -18,6 +18,12 @@ log = logging.getLogger("gavel.reload")
 OnReload = Callable[[ReloadReport, str], None]
 
 
+def is_policy_change(path: Path) -> bool:
+    """A policy file, or kubelet swapping a mounted ConfigMap: it renames `..data_tmp` to `..data`
+    (and adds a `..<timestamp>` folder), while the `*.yaml` links themselves never change."""
+    return path.suffix in (".yaml", ".yml") or path.name.startswith("..")
+
+
 class PolicyReloader:
     def __init__(self, registry: PolicyRegistry, on_reload: OnReload | None = None) -> None:
         self.registry = registry
@@ -58,7 +64,7 @@ class PolicyReloader:
         from watchfiles import awatch
 
         async for changes in awatch(directory, debounce=300, recursive=False):
-            if any(p.endswith((".yaml", ".yml")) for _, p in changes):
+            if any(is_policy_change(Path(p)) for _, p in changes):
                 await self.reload("file_change")
 
     async def stop(self) -> None:

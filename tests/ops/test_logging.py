@@ -1,0 +1,77 @@
+"""Structured logs: one JSON object a line, carrying the request id that the response echoes,
+and never the post's text."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.ops.logging import JsonFormatter, configure_logging
+from service.runtime import Runtime
+
+SECRET_TEXT = "Zyxwvut-unique-post-text Jews are vermin"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """The formatter the service installs, on a buffer, for the duration of one test."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield buffer
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def test_request_id_is_echoed_and_logged(rules_runtime: Runtime, captured: io.StringIO) -> None:
+    with TestClient(create_app(runtime=rules_runtime)) as client:
+        r = client.post("/evaluate", json={"text": SECRET_TEXT}, headers={"X-Request-ID": "req-42"})
+        assert r.status_code == 200
+        assert r.headers["X-Request-ID"] == "req-42"
+        generated = client.get("/healthz").headers["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    records = _lines(captured)
+    requests = [rec for rec in records if rec.get("msg") == "request"]
+    assert any(rec.get("request_id") == "req-42" and rec.get("route") == "/evaluate" for rec in requests), requests
+    assert any(rec.get("request_id") == generated for rec in requests)
+
+
+def test_post_text_never_reaches_the_logs(rules_runtime: Runtime, captured: io.StringIO) -> None:
+    with TestClient(create_app(runtime=rules_runtime)) as client:
+        client.post("/evaluate", json={"text": SECRET_TEXT})
+        client.post("/evaluate/batch", json={"items": [{"text": SECRET_TEXT}]})
+        client.post("/evaluate", json={"text": SECRET_TEXT, "policies": ["nope"]})  # an error path too
+        client.post("/evaluate", json={"text": SECRET_TEXT, "surprise": 1})
+    assert captured.getvalue(), "expected request log lines"
+    assert "Zyxwvut" not in captured.getvalue()
+
+
+def test_configure_logging_writes_json(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("INFO", json_logs=True)
+        logging.getLogger("gavel.test").info("hello", extra={"policy": "demo"})
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        record = json.loads(line)
+        assert record["msg"] == "hello" and record["level"] == "info" and record["policy"] == "demo"
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])

@@ -22,6 +22,7 @@ class BodySizeLimit:
         if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -31,6 +32,20 @@ class BodySizeLimit:
                 if declared > self.max_bytes:
                     await self._refuse(send)
                     return
+        if declared is None:
+            # chunked (no Content-Length): an error raised mid-parse would reach the client as FastAPI's
+            # 400, so read the body up to the cap first (FastAPI buffers it whole anyway), then replay it
+            buffered = await self._buffer(receive)
+            if buffered is None:
+                await self._refuse(send)
+                return
+            replay = iter(buffered)
+
+            async def replay_receive() -> Message:
+                return next(replay, None) or await receive()
+
+            await self.app(scope, replay_receive, send)
+            return
         received = 0
         started = False
 
@@ -54,6 +69,21 @@ class BodySizeLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+
+    async def _buffer(self, receive: Receive) -> list[Message] | None:
+        """The request's messages up to the end of its body; None past max_bytes."""
+        messages: list[Message] = []
+        total = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages  # the client went away: let the app see the disconnect
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                return messages
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

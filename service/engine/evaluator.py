@@ -435,7 +435,11 @@ class Evaluator:
         if not fired and self._quiet(cp, clause) and not any(s in signals for s in cp.clause_signals[clause.id]):
             # fast path for the usual post: nothing this clause looks at fired
             return ClauseVerdict.model_construct(
-                clause_id=clause.id, verdict=Verdict.NO_VIOLATION, score=0.0, evidence=[], exceptions=[],
+                clause_id=clause.id,
+                verdict=Verdict.NO_VIOLATION,
+                score=0.0,
+                evidence=[],
+                exceptions=[],
                 explanation="no signal of this clause fired",
             )
         outcome = self._condition(clause.when, signals)

@@ -107,8 +107,9 @@ def _longest(hits: list[Hit]) -> list[Hit]:
     return [
         h
         for h in hits
-        if not any(o is not h and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start)
-                   for o in hits)
+        if not any(
+            o is not h and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start) for o in hits
+        )
     ]
 
 

@@ -1,6 +1,6 @@
 """Write docs/settings.md from the Settings class, so the list of GAVEL_* settings never drifts.
 
-    python -m service.ops.settings_doc > docs/settings.md
+python -m service.ops.settings_doc > docs/settings.md
 """
 
 from __future__ import annotations

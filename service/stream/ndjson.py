@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from service.engine.evaluator import EvalItem, Evaluator
+from service.engine.limits import context_problem
 from service.engine.results import EvaluationResult
 from service.errors import GavelError, OverloadedError
 
@@ -44,7 +45,8 @@ class StreamLine(BaseModel):
 class StreamLimits:
     max_line_bytes: int = 100_000
     max_text_chars: int = 10_000
-    max_context_keys: int = 64
+    max_context_keys: int = 256
+    max_context_depth: int = 8
     batch: int = 64
     inflight: int = 2
 
@@ -197,21 +199,10 @@ def parse_line(line_no: int, raw: bytes | None, limits: StreamLimits) -> ParsedL
             ),
         )
     context = parsed.context or {}
-    if len(context) > limits.max_context_keys:
+    problem = context_problem(context, limits.max_context_keys, limits.max_context_depth)
+    if problem:
         return ParsedLine(
-            line_no,
-            error=LineError(
-                line_no,
-                "too_large",
-                f"context: {len(context)} keys exceed the limit of {limits.max_context_keys}",
-                [
-                    (
-                        "context",
-                        f"{len(context)} keys is over the limit of {limits.max_context_keys}",
-                    )
-                ],
-                parsed.id,
-            ),
+            line_no, error=LineError(line_no, "too_large", f"context: {problem}", [("context", problem)], parsed.id)
         )
     return ParsedLine(line_no, item=EvalItem(parsed.text, parsed.id, context))
 

@@ -36,6 +36,7 @@ import typer
 from redis.exceptions import ResponseError
 
 from service.engine.evaluator import EvalItem, Evaluator
+from service.engine.limits import context_problem
 from service.engine.results import EvaluationResult
 from service.errors import GavelError, OverloadedError
 from service.runtime import Runtime, build_runtime
@@ -58,7 +59,8 @@ class WorkerConfig:
     reclaim_idle_ms: int = 30_000
     max_deliveries: int = 3
     max_text_chars: int = 10_000
-    max_context_keys: int = 64
+    max_context_keys: int = 256
+    max_context_depth: int = 8
     policies: tuple[str, ...] | None = None
 
     @classmethod
@@ -75,6 +77,7 @@ class WorkerConfig:
             max_deliveries=settings.max_deliveries,
             max_text_chars=settings.max_text_chars,
             max_context_keys=settings.max_context_keys,
+            max_context_depth=settings.max_context_depth,
             policies=tuple(policies) if policies else None,
         )
 
@@ -265,8 +268,9 @@ class StreamWorker:
                 raise PermanentError(f"context: not valid JSON: {exc.msg} at column {exc.colno}") from exc
             if not isinstance(loaded, dict):
                 raise PermanentError(f"context: must be a JSON object, not {type(loaded).__name__}")
-            if len(loaded) > c.max_context_keys:
-                raise PermanentError(f"context: {len(loaded)} keys exceed the limit of {c.max_context_keys}")
+            problem = context_problem(loaded, c.max_context_keys, c.max_context_depth)
+            if problem:
+                raise PermanentError(f"context: {problem}")
             context = loaded
         policies = c.policies
         raw_policies = _text(f, b"policies")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from service.api.deps import EvaluatorDep, MetricsDep, SettingsDep
 from service.api.schemas import BatchRequest, ErrorBody, EvaluateRequest
 from service.engine.evaluator import EvalItem
+from service.engine.limits import context_problem
 from service.engine.results import EvaluationResult
 from service.errors import InputTooLargeError, InvalidInputError
 from service.settings import Settings
@@ -32,22 +33,9 @@ class BatchResponse(BaseModel):
 
 
 def check_context(context: dict[str, Any] | None, field: str, settings: Settings) -> None:
-    """Context is free-form JSON: bound how much of it a caller may send."""
-    if not context:
-        return
-    keys = 0
-    stack: list[tuple[Any, int]] = [(context, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > settings.max_context_depth:
-            raise InvalidInputError(field, f"nested deeper than {settings.max_context_depth} levels")
-        if isinstance(value, dict):
-            keys += len(value)
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-        if keys > settings.max_context_keys:
-            raise InvalidInputError(field, f"more than {settings.max_context_keys} keys")
+    problem = context_problem(context, settings.max_context_keys, settings.max_context_depth)
+    if problem:
+        raise InvalidInputError(field, problem)
 
 
 @router.post("/evaluate", response_model=EvaluationResult, responses=_ERRORS)

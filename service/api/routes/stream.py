@@ -81,6 +81,7 @@ async def evaluate_stream(
         max_line_bytes=settings.max_stream_line_bytes,
         max_text_chars=settings.max_text_chars,
         max_context_keys=settings.max_context_keys,
+        max_context_depth=settings.max_context_depth,
         batch=settings.stream_batch,
         inflight=settings.stream_inflight,
     )

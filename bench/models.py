@@ -106,6 +106,56 @@ def detoxify_arch(tmp: Path) -> Any:
     return DetoxifyBackend("original", ckpt, config_dir)
 
 
+def http_rate(backend: Any, texts: list[str], concurrency: int = 64) -> float:
+    """Posts/s through POST /evaluate (in-process ASGI) for a policy whose only signal is this model:
+    the micro-batcher groups the concurrent requests into forward passes."""
+    import httpx
+
+    from service.api.app import create_app
+    from service.engine.compiler import compile_policy
+    from service.engine.evaluator import Evaluator
+    from service.engine.loader import parse_policy
+    from service.engine.registry import PolicyRegistry
+    from service.models.hub import DefaultModelHub
+    from service.runtime import Runtime
+    from service.settings import Settings
+
+    label = backend.labels[0]
+    yaml = (
+        'id: m\nversion: "1"\ntitle: m\nsource: {text: bench}\n'
+        f"signals:\n  s: {{kind: model, model: {backend.name}, label: {label}, threshold: 0.99, "
+        "explain_words: false}\n"
+        "clauses:\n  - {id: c, title: c, when: s}\n"
+    )
+    hub = DefaultModelHub()
+    hub.add_classifier(backend)
+    policy = compile_policy(parse_policy(yaml, "m.yaml"), hub)
+    registry = PolicyRegistry.from_policies({"m": policy})
+    settings = Settings(models="")
+    runtime = Runtime(settings, hub, registry, Evaluator(registry, hub))
+    app = create_app(runtime=runtime)
+
+    async def go() -> float:
+        await hub.start()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            sem = asyncio.Semaphore(concurrency)
+
+            async def one(t: str) -> None:
+                async with sem:
+                    r = await client.post("/evaluate", json={"text": t})
+                    assert r.status_code == 200, r.text
+
+            await asyncio.gather(*(one(t) for t in texts[:concurrency]))  # warm-up
+            start = time.perf_counter()
+            await asyncio.gather(*(one(t) for t in texts))
+            elapsed = time.perf_counter() - start
+        await hub.close()
+        return len(texts) / elapsed
+
+    return asyncio.run(go())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=512)
@@ -118,8 +168,10 @@ def main() -> None:
 
     texts = corpus(args.texts)
     backends: list[tuple[str, Callable[[Sequence[str]], list[Any]]]] = []
+    classifiers: list[tuple[str, Any]] = []
     prof = ProfanityBackend()
     backends.append(("profanity (sklearn)", prof.score_batch))
+    classifiers.append(("profanity (sklearn)", prof))
     mini = MiniLMBackend()
     backends.append(("minilm (embeddings)", lambda b: list(mini.embed_batch(b))))
     if args.detoxify_arch:
@@ -128,6 +180,7 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="gavel-bench-"))
         detox = detoxify_arch(tmp)
         backends.append(("detoxify original shape", detox.score_batch))
+        classifiers.append(("detoxify original shape", detox))
 
     import torch
 
@@ -137,12 +190,21 @@ def main() -> None:
     )
     print("| backend | batch 1 | batch 8 | batch 32 | batch 128 | micro-batched (32) | vs raw batch 32 | mean batch |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
+    raw32: dict[str, float] = {}
     for name, fn in backends:
         sub = texts if "detoxify" not in name else texts[:128]
         rates = [raw_rate(fn, sub, b, 1.0 if "detoxify" in name else 1.5) for b in (1, 8, 32, 128)]
+        raw32[name] = rates[2]
         mb, mean_batch = asyncio.run(batched_rate(fn, sub, 32))
         cells = " | ".join(f"{r:,.0f}" for r in rates)
         print(f"| {name} | {cells} | {mb:,.0f} | {mb / rates[2]:.0%} | {mean_batch:.1f} |")
+
+    print("\n| backend | HTTP /evaluate, 64 concurrent single-post requests | raw batch 32 | HTTP vs raw |")
+    print("|---|--:|--:|--:|")
+    for name, backend in classifiers:
+        sub = texts if "detoxify" not in name else texts[:256]
+        rate = http_rate(backend, sub)
+        print(f"| {name} | {rate:,.0f} | {raw32[name]:,.0f} | {rate / raw32[name]:.0%} |")
 
 
 if __name__ == "__main__":

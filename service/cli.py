@@ -289,6 +289,8 @@ def replay_cmd(
         for path in casefiles:
             cf: CaseFile = load_case_file(path)
             pdir = (policy_dir or path.parent).resolve()
+            if policy_dir is None and not policy_files(pdir):
+                pdir = Settings().policy_dir.resolve()  # a suite kept apart from its policy (tests/cases/)
             if pdir not in evaluators:
                 evaluators[pdir] = build_runtime(_settings(pdir, models)).evaluator
             reports.append(asyncio.run(replay(cf, evaluators[pdir], str(path))))

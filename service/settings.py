@@ -84,4 +84,5 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     def model_names(self) -> list[str]:
-        return [m.strip() for m in self.models.split(",") if m.strip()]
+        # deduplicated: the image appends ",detoxify" when weights are baked in, whatever MODELS said
+        return list(dict.fromkeys(m.strip() for m in self.models.split(",") if m.strip()))

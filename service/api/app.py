@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -13,9 +10,9 @@ from fastapi import FastAPI, Request, Response
 from service import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
+from service.api.logging import RequestLog
 from service.api.metrics import Metrics
 from service.api.routes import admin, evaluate, health, policies, stream, verdicts
-from service.ops.logging import request_id
 from service.ops.reload import PolicyReloader
 from service.runtime import Runtime, build_runtime
 from service.settings import Settings
@@ -27,7 +24,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     admin.check_admin_settings(settings)
     runtime = runtime or build_runtime(settings)
     metrics = Metrics()
-    log = logging.getLogger("gavel.http")
 
     def on_reload(report: object, trigger: str) -> None:
         metrics.reloads.labels("ok" if getattr(report, "ok", False) else "failed").inc()
@@ -73,33 +69,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def _admin_denied(request: Request, exc: admin.AdminDenied) -> Response:
         return admin.admin_denied_response(exc)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = request_id.set(rid[:128])
-        try:
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-            metrics.latency.labels(path, request.method).observe(elapsed)
-            response.headers["X-Request-ID"] = rid[:128]
-            # the route and status only: post text stays out of the logs
-            log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "route": path,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 3),
-                },
-            )
-            return response
-        finally:
-            request_id.reset(token)
-
     app.include_router(evaluate.router)
     app.include_router(policies.router)
     app.include_router(health.router)
@@ -107,6 +76,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(verdicts.router)
     app.include_router(admin.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # outermost, so that 413s from the body cap are counted and carry a request id too
+    app.add_middleware(RequestLog, metrics=metrics)
     return app
 
 

@@ -1,4 +1,7 @@
-"""FastAPI dependencies as Annotated aliases: a route's signature reads as what it needs."""
+"""FastAPI dependencies as Annotated aliases: a route's signature reads as what it needs.
+
+All `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+dependency per request (a third of the time of a rules-only /evaluate under load)."""
 
 from __future__ import annotations
 
@@ -12,20 +15,22 @@ from service.runtime import Runtime
 from service.settings import Settings
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_evaluator(request: Request) -> Evaluator:
-    return get_runtime(request).evaluator
+async def get_evaluator(request: Request) -> Evaluator:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.evaluator
 
 
-def get_settings(request: Request) -> Settings:
-    return get_runtime(request).settings
+async def get_settings(request: Request) -> Settings:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 

@@ -80,3 +80,19 @@ def test_policies_configmap_matches_the_policies() -> None:
     assert current == module.render(), "run: python k8s/render_policies.py"
     data = yaml.safe_load(current)["data"]
     assert "hateful_conduct.yaml" in data and not any(k.endswith(".cases.yaml") for k in data)
+
+
+def test_every_gavel_variable_is_a_setting() -> None:
+    """A typo in a GAVEL_* name would be ignored silently (extra="ignore"): catch it here."""
+    from service.settings import Settings
+
+    fields = {f"GAVEL_{name.upper()}" for name in Settings.model_fields}
+    named: set[str] = set()
+    for _, doc in DOCS:
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "gavel-settings":
+            named |= set(doc["data"])
+        if doc["kind"] == "Deployment":
+            for c in doc["spec"]["template"]["spec"]["containers"]:
+                named |= {e["name"] for e in c.get("env", [])}
+    gavel = {n for n in named if n.startswith("GAVEL_")}
+    assert gavel and gavel <= fields, gavel - fields

@@ -75,3 +75,17 @@ def test_configure_logging_writes_json(capsys: pytest.CaptureFixture[str]) -> No
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+def test_body_cap_answers_carry_an_id_and_are_counted(rules_runtime: Runtime) -> None:
+    """The request log sits outside the body-size cap: a 413 is logged, counted and has an id."""
+    with TestClient(create_app(runtime=rules_runtime)) as client:
+        too_big = b'{"text": "' + b"a" * (rules_runtime.settings.max_body_bytes + 1) + b'"}'
+        r = client.post(
+            "/evaluate", content=too_big, headers={"content-type": "application/json", "X-Request-ID": "big-1"}
+        )
+        assert r.status_code == 413 and r.headers["X-Request-ID"] == "big-1"
+        bad_id = client.get("/healthz", headers={"X-Request-ID": "has space"}).headers["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{32}", bad_id)  # refused and replaced, not echoed
+        metrics = client.get("/metrics").text
+    assert 'gavel_http_requests_total{method="POST",route="unmatched",status="413"} 1.0' in metrics

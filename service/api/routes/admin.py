@@ -23,7 +23,7 @@ class AdminDenied(Exception):
         self.message = message
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,

@@ -39,6 +39,7 @@ from service.engine.evaluator import EvalItem, Evaluator
 from service.engine.limits import context_problem
 from service.engine.results import EvaluationResult
 from service.errors import GavelError, OverloadedError
+from service.ops.reload import PolicyReloader
 from service.runtime import Runtime, build_runtime
 from service.settings import Settings
 from service.stream.metrics import StageMetrics
@@ -421,10 +422,17 @@ async def serve_worker(
     if start is not None:
         await start()
     worker = StreamWorker(config, evaluator, client, stages.metrics, stop)
+    # the worker follows policy changes like the API: SIGHUP, and the directory when asked to watch it
+    reloader = PolicyReloader(runtime.registry)
+    if threading.current_thread() is threading.main_thread():
+        reloader.install_sighup()
+    if settings.watch_policies:
+        reloader.start_watching(runtime.registry.policy_dir)
     log.info("worker %s reading %s in group %s", config.consumer, config.input_stream, config.group)
     try:
         return await worker.run()
     finally:
+        await reloader.stop()
         close = getattr(hub, "close", None)
         if close is not None:
             await close()

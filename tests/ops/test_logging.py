@@ -89,3 +89,20 @@ def test_body_cap_answers_carry_an_id_and_are_counted(rules_runtime: Runtime) ->
         assert re.fullmatch(r"[0-9a-f]{32}", bad_id)  # refused and replaced, not echoed
         metrics = client.get("/metrics").text
     assert 'gavel_http_requests_total{method="POST",route="unmatched",status="413"} 1.0' in metrics
+
+
+def test_log_text_setting_puts_text_in_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from service.runtime import build_runtime
+    from service.settings import Settings
+    from tests.conftest import POLICY_DIR
+
+    settings = Settings(policy_dir=POLICY_DIR, models="", log_text=True)
+    app = create_app(runtime=build_runtime(settings, load_models=False))
+    with caplog.at_level(logging.INFO), TestClient(app) as client:
+        client.post("/evaluate", json={"text": "a very particular sentence 42"})
+    assert any(getattr(r, "text", None) == "a very particular sentence 42" for r in caplog.records)

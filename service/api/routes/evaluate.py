@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,6 +17,14 @@ from service.errors import InputTooLargeError, InvalidInputError
 from service.settings import Settings
 
 router = APIRouter(tags=["evaluate"])
+log = logging.getLogger("gavel.evaluate")
+
+
+def _log_texts(settings: Settings, items: list[tuple[str | None, str]], results: list[EvaluationResult]) -> None:
+    """Post text reaches the logs only when GAVEL_LOG_TEXT asks for it (debugging a policy, say)."""
+    if settings.log_text:
+        for (item_id, text), result in zip(items, results, strict=True):
+            log.info("evaluated", extra={"id": item_id, "text": text, "action": result.decision.action.value})
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "malformed JSON or encoding"},
@@ -47,6 +56,7 @@ async def evaluate(
     check_context(body.context, "context", settings)
     result = await evaluator.evaluate(body.text, body.policies, body.context, body.id)
     metrics.record(result)
+    _log_texts(settings, [(body.id, body.text)], [result])
     return result
 
 
@@ -64,4 +74,5 @@ async def evaluate_batch(
     results = await evaluator.evaluate_many(items, body.policies)
     for r in results:
         metrics.record(r)
+    _log_texts(settings, [(i.id, i.text) for i in items], results)
     return BatchResponse(results=results)

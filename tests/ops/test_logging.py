@@ -91,8 +91,7 @@ def test_body_cap_answers_carry_an_id_and_are_counted(rules_runtime: Runtime) ->
     assert 'gavel_http_requests_total{method="POST",route="unmatched",status="413"} 1.0' in metrics
 
 
-def test_log_text_setting_puts_text_in_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    import logging
+def test_log_text_setting_puts_text_in_the_logs(caplog: pytest.LogCaptureFixture) -> None:
 
     from fastapi.testclient import TestClient
 

@@ -1,5 +1,5 @@
 """Model throughput on this machine: posts/s per backend at batch sizes 1, 8, 32, 128, and the
-micro-batched path (many concurrent single-text requests) against the raw forward pass measured
+micro-batched path (many concurrent single-text hub.classify/embed calls) against the raw forward pass measured
 in the same run.
 
     python bench/models.py [--texts 512] [--detoxify-arch]
@@ -23,7 +23,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.models.batcher import MicroBatcher
 
 SAMPLES = [
     "I can't believe the referee missed that, what a joke of a match",
@@ -54,17 +53,27 @@ def raw_rate(fn: Callable[[Sequence[str]], Any], texts: list[str], batch: int, m
             return done / elapsed
 
 
-async def batched_rate(
-    fn: Callable[[Sequence[str]], list[Any]], texts: list[str], max_batch: int
-) -> tuple[float, float]:
-    batcher: MicroBatcher[Any] = MicroBatcher("bench", fn, max_batch=max_batch, max_wait_ms=5, queue_size=100_000)
-    await batcher.start()
-    await asyncio.gather(*(batcher.submit(t) for t in texts[:max_batch]))  # warm-up
+async def batched_rate(backend: Any, texts: list[str], max_batch: int) -> tuple[float, float]:
+    """Posts/s of many concurrent single-text hub calls (`classify`, or `embed` for an embedder)
+    through the model's MicroBatcher, and the mean forward-pass size it formed."""
+    from service.models.hub import DefaultModelHub
+
+    hub = DefaultModelHub(window_chars=10_000, max_batch=max_batch, max_wait_ms=5, queue_size=100_000)
+    if hasattr(backend, "score_batch"):
+        hub.add_classifier(backend)
+        call = hub.classify
+    else:
+        hub.add_embedder(backend)
+        call = hub.embed
+    await hub.start()
+    batcher = hub.batchers()[0]
+    await asyncio.gather(*(call(backend.name, [t]) for t in texts[:max_batch]))  # warm-up
+    b0, i0 = batcher.batches, batcher.items
     start = time.perf_counter()
-    await asyncio.gather(*(batcher.submit(t) for t in texts))
+    await asyncio.gather(*(call(backend.name, [t]) for t in texts))
     elapsed = time.perf_counter() - start
-    mean_batch = batcher.items / max(batcher.batches, 1)
-    await batcher.close()
+    mean_batch = (batcher.items - i0) / max(batcher.batches - b0, 1)
+    await hub.close()
     return len(texts) / elapsed, mean_batch
 
 
@@ -167,19 +176,19 @@ def main() -> None:
     from service.models.profanity import ProfanityBackend
 
     texts = corpus(args.texts)
-    backends: list[tuple[str, Callable[[Sequence[str]], list[Any]]]] = []
+    backends: list[tuple[str, Callable[[Sequence[str]], list[Any]], Any]] = []
     classifiers: list[tuple[str, Any]] = []
     prof = ProfanityBackend()
-    backends.append(("profanity (sklearn)", prof.score_batch))
+    backends.append(("profanity (sklearn)", prof.score_batch, prof))
     classifiers.append(("profanity (sklearn)", prof))
     mini = MiniLMBackend()
-    backends.append(("minilm (embeddings)", lambda b: list(mini.embed_batch(b))))
+    backends.append(("minilm (embeddings)", lambda b: list(mini.embed_batch(b)), mini))
     if args.detoxify_arch:
         import tempfile
 
         tmp = Path(tempfile.mkdtemp(prefix="gavel-bench-"))
         detox = detoxify_arch(tmp)
-        backends.append(("detoxify original shape", detox.score_batch))
+        backends.append(("detoxify original shape", detox.score_batch, detox))
         classifiers.append(("detoxify original shape", detox))
 
     import torch
@@ -191,11 +200,11 @@ def main() -> None:
     print("| backend | batch 1 | batch 8 | batch 32 | batch 128 | micro-batched (32) | vs raw batch 32 | mean batch |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
     raw32: dict[str, float] = {}
-    for name, fn in backends:
+    for name, fn, backend in backends:
         sub = texts if "detoxify" not in name else texts[:128]
         rates = [raw_rate(fn, sub, b, 1.0 if "detoxify" in name else 1.5) for b in (1, 8, 32, 128)]
         raw32[name] = rates[2]
-        mb, mean_batch = asyncio.run(batched_rate(fn, sub, 32))
+        mb, mean_batch = asyncio.run(batched_rate(backend, sub, 32))
         cells = " | ".join(f"{r:,.0f}" for r in rates)
         print(f"| {name} | {cells} | {mb:,.0f} | {mb / rates[2]:.0%} | {mean_batch:.1f} |")
 

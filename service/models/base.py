@@ -16,7 +16,8 @@ class TokenAttribution:
 
     start: int  # code-point offset into the text the backend was given
     end: int
-    contribution: float
+    contribution: float  # the label's probability minus its probability with this word blanked
+    log_odds_drop: float = 0.0  # the same drop in log-odds: still readable when the score is saturated
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class LabelScores:
     """Per-label probabilities for one text, plus the window that scored highest per label."""
 
     scores: dict[str, float]
-    # label -> (start, end) of the window of the text that produced the max score (long posts)
+    # label -> (start, end) of the window of the text that produced the max score; (0, len(text))
+    # when the text fits in one window
     windows: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -56,7 +58,9 @@ class ModelHub(Protocol):
 
     def unavailable_reason(self, model: str) -> str | None: ...
 
-    def info(self) -> list[tuple[str, str]]: ...
+    def info(self) -> list[tuple[str, str]]:
+        """(name, version) of every loaded model."""
+        ...
 
     async def classify(self, model: str, texts: Sequence[str]) -> list[LabelScores]: ...
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.engine.yaml_source import format_loc
 from service.errors import (
     EvaluationError,
     GavelError,
@@ -45,13 +46,7 @@ def _field(loc: Sequence[Any]) -> str:
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "body"
+    return format_loc(parts) or "body"
 
 
 def validation_problems(errors: Sequence[Any]) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from service.engine.evaluator import EvalItem, Evaluator
 from service.engine.loader import validate_document
 from service.engine.results import Action, EvaluationResult, Verdict
+from service.engine.schema import first_duplicate
 from service.engine.yaml_source import load_yaml_file
 
 
@@ -47,11 +48,9 @@ class CaseFile(BaseModel):
     @field_validator("cases")
     @classmethod
     def _unique(cls, cases: list[Case]) -> list[Case]:
-        seen: set[str] = set()
-        for case in cases:
-            if case.id in seen:
-                raise ValueError(f"duplicate case id '{case.id}'")
-            seen.add(case.id)
+        dup = first_duplicate(c.id for c in cases)
+        if dup is not None:
+            raise ValueError(f"duplicate case id '{dup}'")
         return cases
 
 

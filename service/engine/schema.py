@@ -7,6 +7,7 @@ point at file:line like every other error.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,15 @@ from service.engine.results import Action
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def first_duplicate(ids: Iterable[str]) -> str | None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
 
 
 class _Strict(BaseModel):
@@ -247,11 +257,9 @@ class Policy(_Strict):
     @field_validator("clauses")
     @classmethod
     def _unique_clause_ids(cls, clauses: list[Clause]) -> list[Clause]:
-        seen: set[str] = set()
-        for clause in clauses:
-            if clause.id in seen:
-                raise ValueError(f"duplicate clause id '{clause.id}'")
-            seen.add(clause.id)
+        dup = first_duplicate(c.id for c in clauses)
+        if dup is not None:
+            raise ValueError(f"duplicate clause id '{dup}'")
         return clauses
 
 

@@ -26,6 +26,7 @@ def _log_texts(settings: Settings, items: list[tuple[str | None, str]], results:
         for (item_id, text), result in zip(items, results, strict=True):
             log.info("evaluated", extra={"id": item_id, "text": text, "action": result.decision.action.value})
 
+
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "malformed JSON or encoding"},
     413: {"model": ErrorBody, "description": "text, batch or body over its limit"},

@@ -78,40 +78,11 @@ async def batched_rate(backend: Any, texts: list[str], max_batch: int) -> tuple[
 
 
 def detoxify_arch(tmp: Path) -> Any:
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
     from service.models.detoxify_backend import DetoxifyBackend
+    from tests.fabricate import random_detoxify_checkpoint
 
-    config_dir = tmp / "bert-base-shape"
-    config_dir.mkdir(parents=True, exist_ok=True)
     words = sorted({w.strip(",.#!?'").lower() for s in SAMPLES for w in s.split()} | {str(i) for i in range(10)})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    vocab += [f"[unused{i}]" for i in range(30522 - len(vocab))]
-    (config_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertTokenizerFast(vocab_file=str(config_dir / "vocab.txt"), do_lower_case=True).save_pretrained(str(config_dir))
-    labels = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
-    config = BertConfig(num_labels=len(labels))  # bert-base-uncased defaults
-    config.save_pretrained(str(config_dir))
-    model = BertForSequenceClassification(config)
-    ckpt = tmp / "detoxify-original-shape.ckpt"
-    torch.save(
-        {
-            "config": {
-                "arch": {
-                    "args": {
-                        "model_type": str(config_dir),
-                        "model_name": "BertForSequenceClassification",
-                        "tokenizer_name": "BertTokenizer",
-                        "num_classes": len(labels),
-                    }
-                },
-                "dataset": {"args": {"classes": labels}},
-            },
-            "state_dict": model.state_dict(),
-        },
-        ckpt,
-    )
+    ckpt, config_dir = random_detoxify_checkpoint(tmp, words, vocab_size=30522, name="detoxify-original-shape.ckpt")
     return DetoxifyBackend("original", ckpt, config_dir)
 
 

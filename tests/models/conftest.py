@@ -10,14 +10,10 @@ import pytest
 
 from service.models.hub import DefaultModelHub
 from service.settings import Settings
+from tests.fabricate import DETOXIFY_CLASSES, random_detoxify_checkpoint
 
-LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
-VOCAB = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
+LABELS = DETOXIFY_CLASSES
+WORDS = [
     "you",
     "are",
     "a",
@@ -40,47 +36,18 @@ VOCAB = [
 
 
 def fabricate_detoxify_checkpoint(root: Path, model_type: str | None = None) -> tuple[Path, Path]:
-    """A checkpoint dict as Detoxify's training code saves it ({"config", "state_dict"}) and the
-    Hugging Face config/tokenizer directory Detoxify is pointed at with huggingface_config_path."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    config_dir = root / "tiny-bert"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(config_dir / "vocab.txt"), do_lower_case=True, model_max_length=128)
-    tokenizer.save_pretrained(str(config_dir))
-    config = BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=len(LABELS),
+    """A tiny (2-layer, hidden 32) random BERT in Detoxify's checkpoint format."""
+    return random_detoxify_checkpoint(
+        root,
+        WORDS,
+        hidden=32,
+        layers=2,
+        heads=2,
+        intermediate=64,
+        max_positions=128,
+        model_type=model_type,
+        name="tiny_original.ckpt",
     )
-    config.save_pretrained(str(config_dir))
-    torch.manual_seed(7)
-    model = BertForSequenceClassification(config)
-    checkpoint = {
-        # Detoxify reads these keys: the architecture it instantiates and the classes it names
-        "config": {
-            "arch": {
-                "args": {
-                    # the real checkpoints say "bert-base-uncased"; ours names the local directory
-                    "model_type": model_type or str(config_dir),
-                    "model_name": "BertForSequenceClassification",
-                    "tokenizer_name": "BertTokenizer",
-                    "num_classes": len(LABELS),
-                }
-            },
-            "dataset": {"args": {"classes": LABELS}},
-        },
-        "state_dict": model.state_dict(),
-    }
-    path = root / "tiny_original.ckpt"
-    torch.save(checkpoint, path)
-    return path, config_dir
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ multiplies by its `weight`. The clause's thresholds turn the score into a verdic
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,15 +165,6 @@ class Evaluator:
             results.append(result)
         return results
 
-    def evaluate_rules_sync(
-        self,
-        text: str,
-        policy_ids: Sequence[str] | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> EvaluationResult:
-        """Synchronous evaluation for callers outside an event loop (CLI, benchmarks)."""
-        return asyncio.run(self.evaluate(text, policy_ids, context))
-
     # --- models ----------------------------------------------------------------------------
 
     async def _run_models(self, policies: list[CompiledPolicy], posts: list[Post]) -> list[ModelOutputs]:
@@ -234,6 +224,7 @@ class Evaluator:
 
     async def _evaluate_post(self, post: Post, policies: list[CompiledPolicy], out: ModelOutputs) -> EvaluationResult:
         results: list[PolicyResult] = []
+        escalations: list[str] = []
         used_models: set[str] = set()
         for cp in policies:
             board = await self._signals(cp, post, out)
@@ -249,8 +240,8 @@ class Evaluator:
                 )
             )
             used_models |= cp.models_needed()
-            del reasons
-        decision = self._decision(results)
+            escalations += [f"{cp.id}: escalated to {action.value}: {r}" for r in reasons]
+        decision = self._decision(results, escalations)
         return EvaluationResult(
             id=post.item.id,
             decision=decision,
@@ -533,7 +524,7 @@ class Evaluator:
         return action, reasons
 
     @staticmethod
-    def _decision(results: list[PolicyResult]) -> Decision:
+    def _decision(results: list[PolicyResult], escalations: list[str]) -> Decision:
         action = Action.ALLOW
         violated: list[str] = []
         reasons: list[str] = []
@@ -547,7 +538,7 @@ class Evaluator:
                 for c in pr.clauses
                 if c.verdict is not Verdict.NO_VIOLATION
             ]
-        return Decision(action=action, policies_violated=violated, reasons=reasons)
+        return Decision(action=action, policies_violated=violated, reasons=reasons + escalations)
 
 
 def _verdict(score: float, violates: float, review: float) -> Verdict:

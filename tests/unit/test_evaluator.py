@@ -119,6 +119,7 @@ def test_context_escalation(evaluator: Evaluator) -> None:
     assert run(evaluator, "eliminate the regime").decision.action is Action.REVIEW
     r = run(evaluator, "eliminate the regime", {"author": {"strikes": 3}})
     assert r.decision.action is Action.REMOVE
+    assert "demo: escalated to remove: repeat offender" in r.decision.reasons
     assert run(evaluator, "eliminate the regime", {"author": {"strikes": "x"}}).decision.action is Action.REVIEW
 
 

@@ -12,7 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from service.engine.cases import CaseFile, ReplayReport, case_files, load_case_file, replay
+from service.engine.cases import (
+    CaseFile,
+    ReplayReport,
+    case_files,
+    functionality_table,
+    load_case_file,
+    replay,
+)
 from service.engine.evaluator import EvalItem, Evaluator
 from service.engine.loader import load_policy_file, policy_files
 from service.engine.results import EvaluationResult, Verdict
@@ -252,12 +259,7 @@ def _print_report(report: ReplayReport, verbose: bool) -> None:
 
 
 def _print_functionality_table(reports: list[ReplayReport]) -> None:
-    merged: dict[str, list[int]] = {}
-    for r in reports:
-        for func, (ok, n) in r.by_functionality().items():
-            acc = merged.setdefault(func, [0, 0])
-            acc[0] += ok
-            acc[1] += n
+    merged = functionality_table(reports)
     width = max((len(k) for k in merged), default=13)
     typer.echo(f"\n| {'functionality'.ljust(width)} | cases | passed | accuracy |")
     typer.echo(f"|{'-' * (width + 2)}|------:|-------:|---------:|")

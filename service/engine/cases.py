@@ -93,6 +93,16 @@ class ReplayReport:
         return {k: (v[0], v[1]) for k, v in sorted(table.items())}
 
 
+def functionality_table(reports: list[ReplayReport]) -> dict[str, tuple[int, int]]:
+    """functionality -> (passed, total) over several suites."""
+    merged: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in reports:
+        for name, (passed, total) in r.by_functionality().items():
+            merged[name][0] += passed
+            merged[name][1] += total
+    return {k: (v[0], v[1]) for k, v in sorted(merged.items())}
+
+
 def load_case_file(path: Path, display: str | None = None) -> CaseFile:
     doc = load_yaml_file(path, None, display)
     return validate_document(doc, CaseFile)

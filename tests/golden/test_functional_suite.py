@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.cases import CaseOutcome, ReplayReport, case_files, load_case_file, replay
+from service.engine.cases import CaseOutcome, ReplayReport, case_files, functionality_table, load_case_file, replay
 from service.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +30,7 @@ def reports(rules_runtime: Runtime) -> list[ReplayReport]:
     assert paths, f"no *.cases.yaml under {CASES_DIR}"
 
     async def run() -> list[ReplayReport]:
-        return [
-            await replay(load_case_file(p), rules_runtime.evaluator, str(p.relative_to(ROOT))) for p in paths
-        ]
+        return [await replay(load_case_file(p), rules_runtime.evaluator, str(p.relative_to(ROOT))) for p in paths]
 
     return asyncio.run(run())
 
@@ -42,13 +40,7 @@ def _outcomes(reports: list[ReplayReport]) -> list[CaseOutcome]:
 
 
 def _table(reports: list[ReplayReport]) -> dict[str, tuple[int, int]]:
-    merged: dict[str, list[int]] = {}
-    for r in reports:
-        for name, (passed, total) in r.by_functionality().items():
-            acc = merged.setdefault(name, [0, 0])
-            acc[0] += passed
-            acc[1] += total
-    return {k: (v[0], v[1]) for k, v in sorted(merged.items())}
+    return functionality_table(reports)
 
 
 def _failures(reports: list[ReplayReport]) -> str:

@@ -51,11 +51,6 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.stream_lag = Gauge(
-            "gavel_stream_lag_entries",
-            "Entries waiting in the input stream",
-            registry=self.registry,
-        )
 
     def observe_model_batch(self, model: str, size: int, wait_s: float) -> None:
         self.model_batch_size.labels(model).observe(size)

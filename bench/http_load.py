@@ -39,7 +39,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
-        "service.cli",
+        "gavel.cli",
         "serve",
         "--host",
         "127.0.0.1",

@@ -56,7 +56,7 @@ def raw_rate(fn: Callable[[Sequence[str]], Any], texts: list[str], batch: int, m
 async def batched_rate(backend: Any, texts: list[str], max_batch: int) -> tuple[float, float]:
     """Posts/s of many concurrent single-text hub calls (`classify`, or `embed` for an embedder)
     through the model's MicroBatcher, and the mean forward-pass size it formed."""
-    from service.models.hub import DefaultModelHub
+    from gavel.models.hub import DefaultModelHub
 
     hub = DefaultModelHub(window_chars=10_000, max_batch=max_batch, max_wait_ms=5, queue_size=100_000)
     if hasattr(backend, "score_batch"):
@@ -78,7 +78,7 @@ async def batched_rate(backend: Any, texts: list[str], max_batch: int) -> tuple[
 
 
 def detoxify_arch(tmp: Path) -> Any:
-    from service.models.detoxify_backend import DetoxifyBackend
+    from gavel.models.detoxify_backend import DetoxifyBackend
     from tests.fabricate import random_detoxify_checkpoint
 
     words = sorted({w.strip(",.#!?'").lower() for s in SAMPLES for w in s.split()} | {str(i) for i in range(10)})
@@ -91,14 +91,14 @@ def http_rate(backend: Any, texts: list[str], concurrency: int = 64) -> float:
     the micro-batcher groups the concurrent requests into forward passes."""
     import httpx
 
-    from service.api.app import create_app
-    from service.engine.compiler import compile_policy
-    from service.engine.evaluator import Evaluator
-    from service.engine.loader import parse_policy
-    from service.engine.registry import PolicyRegistry
-    from service.models.hub import DefaultModelHub
-    from service.runtime import Runtime
-    from service.settings import Settings
+    from gavel.api.app import create_app
+    from gavel.engine.compiler import compile_policy
+    from gavel.engine.evaluator import Evaluator
+    from gavel.engine.loader import parse_policy
+    from gavel.engine.registry import PolicyRegistry
+    from gavel.models.hub import DefaultModelHub
+    from gavel.runtime import Runtime
+    from gavel.settings import Settings
 
     label = backend.labels[0]
     yaml = (
@@ -143,8 +143,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from service.models.embedding import MiniLMBackend
-    from service.models.profanity import ProfanityBackend
+    from gavel.models.embedding import MiniLMBackend
+    from gavel.models.profanity import ProfanityBackend
 
     texts = corpus(args.texts)
     backends: list[tuple[str, Callable[[Sequence[str]], list[Any]], Any]] = []

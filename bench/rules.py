@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.engine.compiler import compile_policy
-from service.engine.evaluator import EvalItem, Evaluator
-from service.engine.loader import parse_policy
-from service.engine.registry import PolicyRegistry
-from service.runtime import build_runtime
-from service.settings import Settings
+from gavel.engine.compiler import compile_policy
+from gavel.engine.evaluator import EvalItem, Evaluator
+from gavel.engine.loader import parse_policy
+from gavel.engine.registry import PolicyRegistry
+from gavel.runtime import build_runtime
+from gavel.settings import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "toxic_spans" / "tsd_trial.csv"
 WORDS = [

@@ -28,9 +28,9 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.engine.evaluator import EvalItem  # noqa: E402
-from service.runtime import build_runtime  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from gavel.engine.evaluator import EvalItem  # noqa: E402
+from gavel.runtime import build_runtime  # noqa: E402
+from gavel.settings import Settings  # noqa: E402
 
 TEXTS = [
     "those people are vermin and should be eliminated",
@@ -95,7 +95,7 @@ def through_redis(args: argparse.Namespace, workers: int, paced_rate: float | No
         cmd = [
             sys.executable,
             "-m",
-            "service.stream.worker",
+            "gavel.stream.worker",
             "--redis",
             args.redis,
             "--input",

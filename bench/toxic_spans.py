@@ -35,11 +35,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.engine.compiler import compile_policy
-from service.engine.loader import parse_policy
-from service.engine.normalize import normalize
-from service.models.attribution import attributions, variants, words
-from service.models.profanity import ProfanityBackend
+from gavel.engine.compiler import compile_policy
+from gavel.engine.loader import parse_policy
+from gavel.engine.normalize import normalize
+from gavel.models.attribution import attributions, variants, words
+from gavel.models.profanity import ProfanityBackend
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'*@$0-9]*")
 Post = tuple[set[int], str]

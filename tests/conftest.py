@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.runtime import Runtime, build_runtime
-from service.settings import Settings
+from gavel.runtime import Runtime, build_runtime
+from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policies"

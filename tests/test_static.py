@@ -24,5 +24,5 @@ def test_ruff() -> None:
 
 
 def test_mypy_strict() -> None:
-    result = _run("mypy", "--strict", "service")
+    result = _run("mypy", "--strict", "-p", "gavel")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.runtime import Runtime
+from gavel.api.app import create_app
+from gavel.runtime import Runtime
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.runtime import Runtime
+from gavel.api.app import create_app
+from gavel.runtime import Runtime
 
 
 def _problem_fields(body: dict[str, object]) -> list[str]:

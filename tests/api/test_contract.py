@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from service.runtime import Runtime
+from gavel.runtime import Runtime
 
 
 def _clauses(body: dict[str, Any], policy: str) -> dict[str, dict[str, Any]]:

@@ -8,9 +8,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from service.api.app import create_app
-from service.runtime import build_runtime
-from service.settings import Settings
+from gavel.api.app import create_app
+from gavel.runtime import build_runtime
+from gavel.settings import Settings
 from tests.conftest import POLICY_DIR
 
 app = create_app(runtime=build_runtime(Settings(policy_dir=POLICY_DIR, models=""), load_models=False))

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.runtime import build_runtime
-from service.settings import Settings
+from gavel.api.app import create_app
+from gavel.runtime import build_runtime
+from gavel.settings import Settings
 
 KEY = "s3cret-key"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.cases import CaseOutcome, ReplayReport, case_files, functionality_table, load_case_file, replay
-from service.runtime import Runtime
+from gavel.engine.cases import CaseOutcome, ReplayReport, case_files, functionality_table, load_case_file, replay
+from gavel.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "cases"

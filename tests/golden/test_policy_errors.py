@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.compiler import compile_policy
-from service.engine.loader import load_policy_file
-from service.errors import PolicyError
+from gavel.engine.compiler import compile_policy
+from gavel.engine.loader import load_policy_file
+from gavel.errors import PolicyError
 
 HERE = Path(__file__).parent / "policy_errors"
 CASES = sorted(HERE.glob("*.yaml"))

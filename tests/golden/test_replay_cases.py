@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.cases import Case, CaseFile, check_case, load_case_file
-from service.runtime import Runtime
+from gavel.engine.cases import Case, CaseFile, check_case, load_case_file
+from gavel.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = sorted((ROOT / "policies").glob("*.cases.yaml"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service.models.hub import DefaultModelHub
-from service.settings import Settings
+from gavel.models.hub import DefaultModelHub
+from gavel.settings import Settings
 from tests.fabricate import DETOXIFY_CLASSES, random_detoxify_checkpoint
 
 LABELS = DETOXIFY_CLASSES

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from service.models.hub import DefaultModelHub
-from service.settings import Settings
+from gavel.models.hub import DefaultModelHub
+from gavel.settings import Settings
 from tests.models.conftest import fabricate_detoxify_checkpoint
 
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from service.errors import OverloadedError
-from service.models.batcher import MicroBatcher
-from service.models.hub import DefaultModelHub
+from gavel.errors import OverloadedError
+from gavel.models.batcher import MicroBatcher
+from gavel.models.hub import DefaultModelHub
 
 TEXTS = [f"post number {i}: you are {'a stupid idiot' if i % 3 == 0 else 'nice'} {'!' * (i % 5)}" for i in range(40)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from service.engine.results import Verdict
-from service.runtime import Runtime, build_runtime
-from service.settings import Settings
+from gavel.engine.results import Verdict
+from gavel.runtime import Runtime, build_runtime
+from gavel.settings import Settings
 from tests.conftest import POLICY_DIR
 
 

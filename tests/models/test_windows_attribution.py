@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from service.models.hub import DefaultModelHub
-from service.models.windows import windows
+from gavel.models.hub import DefaultModelHub
+from gavel.models.windows import windows
 
 FILLER = " ".join(
     f"Sentence {i} talks about the weather, the garden, a recipe for soup and the train timetable." for i in range(230)

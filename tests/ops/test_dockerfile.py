@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from service.settings import Settings
+from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +70,7 @@ def test_dockerignore_keeps_the_context_small() -> None:
 def test_entrypoint_commands_exist() -> None:
     for command in (["serve", "--help"], ["worker", "--help"]):
         result = subprocess.run(
-            [sys.executable, "-m", "service.cli", *command], capture_output=True, text=True, cwd=ROOT, timeout=120
+            [sys.executable, "-m", "gavel.cli", *command], capture_output=True, text=True, cwd=ROOT, timeout=120
         )
         assert result.returncode == 0, result.stderr
         assert "Usage" in result.stdout

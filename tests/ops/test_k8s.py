@@ -84,7 +84,7 @@ def test_policies_configmap_matches_the_policies() -> None:
 
 def test_every_gavel_variable_is_a_setting() -> None:
     """A typo in a GAVEL_* name would be ignored silently (extra="ignore"): catch it here."""
-    from service.settings import Settings
+    from gavel.settings import Settings
 
     fields = {f"GAVEL_{name.upper()}" for name in Settings.model_fields}
     named: set[str] = set()

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.ops.logging import JsonFormatter, configure_logging
-from service.runtime import Runtime
+from gavel.api.app import create_app
+from gavel.ops.logging import JsonFormatter, configure_logging
+from gavel.runtime import Runtime
 
 SECRET_TEXT = "Zyxwvut-unique-post-text Jews are vermin"
 
@@ -95,9 +95,9 @@ def test_log_text_setting_puts_text_in_the_logs(caplog: pytest.LogCaptureFixture
 
     from fastapi.testclient import TestClient
 
-    from service.api.app import create_app
-    from service.runtime import build_runtime
-    from service.settings import Settings
+    from gavel.api.app import create_app
+    from gavel.runtime import build_runtime
+    from gavel.settings import Settings
     from tests.conftest import POLICY_DIR
 
     settings = Settings(policy_dir=POLICY_DIR, models="", log_text=True)

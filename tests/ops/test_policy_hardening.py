@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.engine.registry import PolicyRegistry
-from service.runtime import Runtime, build_runtime
-from service.settings import Settings
+from gavel.api.app import create_app
+from gavel.engine.registry import PolicyRegistry
+from gavel.runtime import Runtime, build_runtime
+from gavel.settings import Settings
 from tests.api.test_reload import policy
 
 BILLION_LAUGHS = """id: demo

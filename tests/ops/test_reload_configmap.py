@@ -8,9 +8,9 @@ import os
 import shutil
 from pathlib import Path
 
-from service.ops.reload import PolicyReloader, is_policy_change
-from service.runtime import build_runtime
-from service.settings import Settings
+from gavel.ops.reload import PolicyReloader, is_policy_change
+from gavel.runtime import build_runtime
+from gavel.settings import Settings
 from tests.api.test_reload import policy
 
 

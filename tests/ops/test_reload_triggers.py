@@ -7,9 +7,9 @@ import os
 import signal
 from pathlib import Path
 
-from service.ops.reload import PolicyReloader
-from service.runtime import build_runtime
-from service.settings import Settings
+from gavel.ops.reload import PolicyReloader
+from gavel.runtime import build_runtime
+from gavel.settings import Settings
 from tests.api.test_reload import policy
 
 

@@ -13,8 +13,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from service.runtime import Runtime, build_runtime
-from service.settings import Settings
+from gavel.runtime import Runtime, build_runtime
+from gavel.settings import Settings
 from tests.conftest import require_services
 
 REDIS_URL = os.environ.get("GAVEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -8,17 +8,17 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.runtime import Runtime
-from service.stream.history import (
+from gavel.api.app import create_app
+from gavel.runtime import Runtime
+from gavel.stream.history import (
     AuthorHistory,
     MemoryAuthorHistory,
     RedisAuthorHistory,
     ViolationEvent,
     merge_author,
 )
-from service.stream.metrics import StageMetrics
-from service.stream.stateful import StatefulEvaluator, StreamStages
+from gavel.stream.metrics import StageMetrics
+from gavel.stream.stateful import StatefulEvaluator, StreamStages
 
 DAY = 86_400.0
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.runtime import Runtime
-from service.stream.ndjson import NdjsonEvaluation, StreamLimits, parse_line, split_lines
+from gavel.api.app import create_app
+from gavel.runtime import Runtime
+from gavel.stream.ndjson import NdjsonEvaluation, StreamLimits, parse_line, split_lines
 
 
 async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:

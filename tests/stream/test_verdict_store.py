@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
-from service.engine.evaluator import EvalItem
-from service.runtime import Runtime
-from service.stream.metrics import StageMetrics
-from service.stream.migrations import MIGRATIONS, MigrationError, latest_version, migrate
-from service.stream.recorder import Decided, VerdictRecorder
-from service.stream.verdict_store import (
+from gavel.api.app import create_app
+from gavel.engine.evaluator import EvalItem
+from gavel.runtime import Runtime
+from gavel.stream.metrics import StageMetrics
+from gavel.stream.migrations import MIGRATIONS, MigrationError, latest_version, migrate
+from gavel.stream.recorder import Decided, VerdictRecorder
+from gavel.stream.verdict_store import (
     SqlVerdictStore,
     StoredDecision,
     VerdictQuery,

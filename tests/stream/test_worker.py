@@ -19,10 +19,10 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from service.engine.evaluator import EvalItem, Evaluator
-from service.engine.results import EvaluationResult
-from service.runtime import Runtime
-from service.stream.worker import StreamWorker, WorkerConfig
+from gavel.engine.evaluator import EvalItem, Evaluator
+from gavel.engine.results import EvaluationResult
+from gavel.runtime import Runtime
+from gavel.stream.worker import StreamWorker, WorkerConfig
 from tests.conftest import ROOT
 
 TEXTS = ["we will kill all muslims", "you idiot", "hello there", "nice weather today"]
@@ -161,7 +161,7 @@ async def test_an_entry_workers_keep_dying_on_is_dead_lettered(aredis: aioredis.
 
 async def test_history_and_store_from_the_worker(aredis: aioredis.Redis, prefix: str, redis_url: str,
                                                  demo_runtime: Runtime, tmp_path: Path) -> None:
-    from service.stream.stateful import StatefulEvaluator, build_stages
+    from gavel.stream.stateful import StatefulEvaluator, build_stages
 
     settings = demo_runtime.settings.model_copy(update={
         "history_backend": "redis", "redis_url": redis_url, "history_prefix": prefix,
@@ -191,7 +191,7 @@ class Workers:
 
     def start(self, consumer: str, *extra: str) -> subprocess.Popen[bytes]:
         p = self.prefix
-        cmd = [sys.executable, "-m", "service.stream.worker", "--redis", self.redis_url,
+        cmd = [sys.executable, "-m", "gavel.stream.worker", "--redis", self.redis_url,
                "--input", f"{p}posts", "--output", f"{p}verdicts", "--dead", f"{p}dead", "--group", "g",
                "--consumer", consumer, "--policy-dir", str(self.policy_dir), "--models", "", "--history", "none",
                "--block-ms", "100", *extra]
@@ -312,10 +312,10 @@ def test_sigterm_finishes_the_batch_in_hand(workers: Workers, redis_url: str, pr
 
 
 def test_run_worker_is_what_the_cli_calls() -> None:
-    from service.stream import worker
+    from gavel.stream import worker
 
     assert callable(worker.run_worker) and callable(worker.worker_command)
-    out = subprocess.run([sys.executable, "-m", "service.stream.worker", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "gavel.stream.worker", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--reclaim-idle-ms" in out.stdout
 

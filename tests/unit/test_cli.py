@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from service.cli import app
+from gavel.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.compiler import compile_policy
-from service.engine.evaluator import Evaluator
-from service.engine.loader import parse_policy
-from service.engine.registry import PolicyRegistry
-from service.engine.results import Action, EvaluationResult, Verdict
+from gavel.engine.compiler import compile_policy
+from gavel.engine.evaluator import Evaluator
+from gavel.engine.loader import parse_policy
+from gavel.engine.registry import PolicyRegistry
+from gavel.engine.results import Action, EvaluationResult, Verdict
 
 POLICY = """
 id: demo
@@ -133,7 +133,7 @@ def test_evidence_points_into_original(evaluator: Evaluator) -> None:
 
 
 def test_unknown_policy(evaluator: Evaluator) -> None:
-    from service.errors import UnknownPolicyError
+    from gavel.errors import UnknownPolicyError
 
     with pytest.raises(UnknownPolicyError):
         asyncio.run(evaluator.evaluate("x", ["nope"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.engine.normalize import (
+from gavel.engine.normalize import (
     NormalizedText,
     NormalizedView,
     Utf16Index,

@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.engine.normalize import NormalizedView, Utf16Index, normalize, normalize_term
+from gavel.engine.normalize import NormalizedView, Utf16Index, normalize, normalize_term
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -8,8 +8,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.engine.results import Verdict
-from service.runtime import Runtime
+from gavel.engine.results import Verdict
+from gavel.runtime import Runtime
 
 _NOISE = st.text(
     alphabet=st.characters(

@@ -1,0 +1,90 @@
+"""The app factory: settings in, FastAPI app out. One router per resource."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from gavel import __version__
+from gavel.api.errors import install_error_handlers
+from gavel.api.limits import BodySizeLimit
+from gavel.api.logging import RequestLog
+from gavel.api.metrics import Metrics
+from gavel.api.routes import admin, evaluate, health, policies, stream, verdicts
+from gavel.ops.reload import PolicyReloader
+from gavel.runtime import Runtime, build_runtime
+from gavel.settings import Settings
+from gavel.stream.stateful import build_stages, with_stages
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+    admin.check_admin_settings(settings)
+    runtime = runtime or build_runtime(settings)
+    metrics = Metrics()
+
+    def on_reload(report: object, trigger: str) -> None:
+        metrics.reloads.labels("ok" if getattr(report, "ok", False) else "failed").inc()
+
+    reloader = PolicyReloader(runtime.registry, on_reload)
+    # author history and the verdict store wrap the evaluator; the caller's runtime is left alone
+    stages = build_stages(settings, metrics.registry)
+    runtime = with_stages(runtime, stages, source="http")
+    set_observer = getattr(runtime.hub, "set_observer", None)
+    if set_observer is not None:
+        set_observer(metrics.observe_model_batch)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = runtime.hub
+        start = getattr(hub, "start", None)
+        if start is not None:
+            await start()
+        reloader.install_sighup()
+        if settings.watch_policies:
+            reloader.start_watching(runtime.registry.policy_dir)
+        try:
+            yield
+        finally:
+            await reloader.stop()
+            close = getattr(hub, "close", None)
+            if close is not None:
+                await close()
+            await stages.close()  # drains the verdict recorder
+
+    app = FastAPI(
+        title="Gavel",
+        version=__version__,
+        description="Content-moderation policy evaluator: per-clause verdicts with evidence spans.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    app.state.reloader = reloader
+    install_error_handlers(app)
+
+    @app.exception_handler(admin.AdminDenied)
+    async def _admin_denied(request: Request, exc: admin.AdminDenied) -> Response:
+        return admin.admin_denied_response(exc)
+
+    app.include_router(evaluate.router)
+    app.include_router(policies.router)
+    app.include_router(health.router)
+    app.include_router(stream.router)
+    app.include_router(verdicts.router)
+    app.include_router(admin.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # outermost, so that 413s from the body cap are counted and carry a request id too
+    app.add_middleware(RequestLog, metrics=metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (several worker processes each build their own app)."""
+    from gavel.ops.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

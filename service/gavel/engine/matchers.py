@@ -1,0 +1,253 @@
+"""Matchers find spans; they know nothing of clauses or verdicts.
+
+Lexicons run as one Aho-Corasick automaton per policy over the squeezed view; regexes run on
+RE2 (linear time, no catastrophic backtracking). Every hit carries original-text offsets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+import re2
+
+from gavel.engine.inflect import inflections
+from gavel.engine.normalize import NormalizedText, normalize_term
+from gavel.engine.schema import LexiconSignal, ProximitySignal, RegexSignal
+from gavel.errors import PolicyCompileError
+
+_WORD = re.compile(r"\S+")
+# a sentence ends at . ! ? ; or a line break, followed by space or the end ("U.S. citizens" splits: harmless)
+_SENTENCE_END = re.compile(r"[.!?;…]+(?=\s|$)|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One span a signal matched, in original code-point offsets."""
+
+    signal: str
+    start: int
+    end: int
+    score: float
+    what: str  # the term or pattern that matched
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _TermEntry:
+    signal: str
+    term: str
+    category: str | None
+    score: float
+
+
+class LexiconMatcher:
+    """All lexicon signals of a policy in one automaton keyed by the normalized (squeezed) form."""
+
+    def __init__(self, signals: dict[str, LexiconSignal], max_terms: int) -> None:
+        self._automaton = ahocorasick.Automaton()
+        entries: dict[str, list[_TermEntry]] = {}
+        count = 0
+        for sid, sig in signals.items():
+            for term in sig.expanded_terms():
+                inflect = sig.inflect if term.inflect is None else term.inflect
+                score = sig.score if term.score is None else term.score
+                category = term.category or sig.category
+                forms: set[str] = set()
+                for spelling in (term.term, *term.variants):
+                    base = spelling.strip().lower()
+                    forms |= inflections(base) if inflect else {base}
+                for form in forms:
+                    key = normalize_term(form)
+                    if not key:
+                        continue
+                    bucket = entries.setdefault(key, [])
+                    if not any(e.signal == sid for e in bucket):
+                        bucket.append(_TermEntry(sid, term.term, category, score))
+                        count += 1
+        if count > max_terms:
+            raise PolicyCompileError([f"lexicons hold {count} terms after inflection, over the limit of {max_terms}"])
+        for key, bucket in entries.items():
+            self._automaton.add_word(key, (len(key), tuple(bucket)))
+        self.size = count
+        self.signals = frozenset(signals)
+        if entries:
+            self._automaton.make_automaton()
+        self._empty = not entries
+
+    def match(self, norm: NormalizedText) -> dict[str, list[Hit]]:
+        out: dict[str, list[Hit]] = {}
+        if self._empty:
+            return out
+        view = norm.squeezed
+        text = view.text
+        n = len(text)
+        for end_idx, (length, bucket) in self._automaton.iter(text):
+            start = end_idx - length + 1
+            # word boundaries on the normalized text: "art" must not match inside "party"
+            if start > 0 and text[start - 1].isalnum():
+                continue
+            if end_idx + 1 < n and text[end_idx + 1].isalnum():
+                continue
+            ostart, oend = view.to_original(start, end_idx + 1)
+            for entry in bucket:
+                out.setdefault(entry.signal, []).append(
+                    Hit(entry.signal, ostart, oend, entry.score, entry.term, entry.category)
+                )
+        return {sid: _longest(hits) for sid, hits in out.items()}
+
+
+def _longest(hits: list[Hit]) -> list[Hit]:
+    """Drop a hit that lies inside a longer hit of the same signal ('virus' inside 'a virus')."""
+    if len(hits) < 2:
+        return hits
+    return [
+        h
+        for h in hits
+        if not any(
+            o is not h and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start) for o in hits
+        )
+    ]
+
+
+class RegexMatcher:
+    """One regex signal: RE2 patterns over the normalized text (or the original, if asked)."""
+
+    def __init__(self, signal_id: str, signal: RegexSignal) -> None:
+        self.signal_id = signal_id
+        self.signal = signal
+        self._patterns: list[tuple[str, re2._Regexp, int | None]] = []
+        problems: list[str] = []
+        options = re2.Options()
+        options.max_mem = 8 << 20  # bound what one pattern may cost
+        for i, pattern in enumerate(signal.patterns):
+            try:
+                rx = re2.compile(pattern, options)
+                # a group named `hit` narrows the evidence: "must be (?P<hit>eliminated)"
+                self._patterns.append((pattern, rx, rx.groupindex.get("hit")))
+            except re2.error as exc:
+                reason = exc.args[0] if exc.args else exc
+                if isinstance(reason, bytes):
+                    reason = reason.decode("utf-8", "replace")
+                problems.append(f"signals.{signal_id}.patterns[{i}]: RE2 refuses the pattern: {reason}")
+        if problems:
+            raise PolicyCompileError(problems)
+
+    @property
+    def patterns(self) -> list[str]:
+        return [p for p, _, _ in self._patterns]
+
+    def match(self, norm: NormalizedText, only: set[int] | None = None) -> list[Hit]:
+        """Hits of every pattern (or of the pattern indices in `only`, found by a `RegexPrefilter`)."""
+        hits: list[Hit] = []
+        original = self.signal.on == "original"
+        view = norm.text
+        haystack = norm.original if original else view.text
+        for i, (pattern, rx, group) in enumerate(self._patterns):
+            if only is not None and i not in only:
+                continue
+            for m in rx.finditer(haystack):
+                start, end = m.span(group) if group is not None and m.span(group)[0] >= 0 else m.span()
+                if end <= start:
+                    continue
+                if not original:
+                    start, end = view.to_original(start, end)
+                hits.append(Hit(self.signal_id, start, end, self.signal.score, pattern, self.signal.category))
+        return hits
+
+
+class RegexPrefilter:
+    """One RE2 set over every pattern of a policy: a single pass says which patterns can match,
+    so the per-pattern scans (needed for spans) run only for those, usually none."""
+
+    def __init__(self, matchers: dict[str, RegexMatcher]) -> None:
+        self._index: list[tuple[str, int]] = []  # set position -> (signal, pattern index)
+        self._sets: dict[bool, re2.Set] = {}
+        for on_original in (False, True):
+            rset = re2.Set.SearchSet()
+            added = 0
+            for sid, m in matchers.items():
+                if (m.signal.on == "original") is not on_original:
+                    continue
+                for i, pattern in enumerate(m.patterns):
+                    rset.Add(pattern)
+                    self._index.append((sid, i))
+                    added += 1
+            if added:
+                rset.Compile()
+                self._sets[on_original] = rset
+        self._offsets = {False: 0, True: sum(1 for sid, _ in self._index if matchers[sid].signal.on != "original")}
+
+    def candidates(self, norm: NormalizedText) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for on_original, rset in self._sets.items():
+            haystack = norm.original if on_original else norm.text.text
+            base = self._offsets[on_original]
+            for k in rset.Match(haystack) or ():
+                sid, i = self._index[base + k]
+                out.setdefault(sid, set()).add(i)
+        return out
+
+
+class TokenIndex:
+    """Whitespace tokens of the original post, to measure proximity in words."""
+
+    def __init__(self, original: str) -> None:
+        self._starts = [m.start() for m in _WORD.finditer(original)]
+        self._sentence_ends = [m.end() for m in _SENTENCE_END.finditer(original)]
+
+    def token_of(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._starts, offset) - 1, 0)
+
+    def sentence_of(self, offset: int) -> int:
+        return bisect.bisect_right(self._sentence_ends, offset)
+
+
+def proximity_hits(
+    signal_id: str,
+    signal: ProximitySignal,
+    anchors: Iterable[Hit],
+    targets: Iterable[Hit],
+    tokens: TokenIndex,
+    blockers: Iterable[Hit] = (),
+) -> list[tuple[Hit, Hit, float]]:
+    """Pairs (anchor, target) with at most `window` words between them, in the order asked."""
+    pairs: list[tuple[Hit, Hit, float]] = []
+    blocks = list(blockers)
+
+    def overlapped(h: Hit) -> bool:
+        return any(b.start <= h.start and h.end <= b.end and (b.start, b.end) != (h.start, h.end) for b in blocks)
+
+    def between(x: Hit, y: Hit) -> bool:
+        lo, hi = (x.end, y.start) if x.end <= y.start else (y.end, x.start)
+        return any(lo <= b.start and b.end <= hi for b in blocks)
+
+    target_list = [t for t in targets if not overlapped(t)]
+    for a in anchors:
+        if overlapped(a):
+            continue
+        a_first, a_last = tokens.token_of(a.start), tokens.token_of(a.end - 1)
+        for t in target_list:
+            if a.start < t.end and t.start < a.end:
+                continue  # the same words can't be both sides
+            t_first, t_last = tokens.token_of(t.start), tokens.token_of(t.end - 1)
+            if t_first > a_last:
+                gap, order = t_first - a_last - 1, "anchor_first"
+            elif a_first > t_last:
+                gap, order = a_first - t_last - 1, "target_first"
+            else:
+                gap, order = 0, "any"
+            if gap > signal.window:
+                continue
+            if signal.order != "any" and order not in (signal.order, "any"):
+                continue
+            if signal.same_sentence and tokens.sentence_of(a.start) != tokens.sentence_of(t.start):
+                continue
+            if blocks and between(a, t):
+                continue
+            score = signal.score if signal.score is not None else min(a.score, t.score)
+            pairs.append((a, t, score))
+    return pairs

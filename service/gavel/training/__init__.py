@@ -1,0 +1,1 @@
+"""Training Gavel's hate-speech model from the labelled sets, and the dev split every figure is measured on."""

@@ -49,11 +49,14 @@ class Row:
     extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
+_CORE = ("id", "text", "label")
+
+
 def read_set(name: str, data_dir: Path | None = None) -> list[Row]:
     path = (data_dir or default_data_dir()) / SETS[name]
     with path.open(encoding="utf-8", newline="") as fh:
         return [
-            Row(name, rec["id"], rec["text"], rec["label"], {k: v for k, v in rec.items() if k not in ("id", "text", "label")})
+            Row(name, rec["id"], rec["text"], rec["label"], {k: v for k, v in rec.items() if k not in _CORE})
             for rec in csv.DictReader(fh)
         ]
 

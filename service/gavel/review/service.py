@@ -42,7 +42,9 @@ def open_review(settings: Settings, store_url: str | None = None) -> Review:
 
 
 def build_review(settings: Settings) -> Review | None:
-    if not settings.store_url or not settings.review_enabled:
+    """With a verdict store there are always keys (reads of verdicts need one); the queue is fed
+    only while GAVEL_REVIEW_ENABLED."""
+    if not settings.store_url:
         return None
     return open_review(settings)
 

@@ -94,7 +94,7 @@ def build_stages(settings: Settings, registry: CollectorRegistry | None = None) 
             cast(StoreText, settings.store_text),
             settings.store_batch,
             settings.store_queue_size,
-            on_written=QueueHook(review) if review is not None else None,
+            on_written=QueueHook(review) if review is not None and settings.review_enabled else None,
         )
         if store is not None
         else None

@@ -37,7 +37,7 @@ def _review(request: Request) -> Review:
 
 
 class Filters(BaseModel):
-    state: Literal["open", "claimed", "decided"] | None = "open"
+    state: Literal["open", "claimed", "decided", "any"] = "open"
     policy: Annotated[str | None, Field(max_length=256, pattern=_NO_NUL)] = None
     clause: Annotated[str | None, Field(max_length=256, pattern=_NO_NUL)] = None
     verdict: Literal["violates", "needs_review", "no_violation"] | None = None
@@ -47,7 +47,8 @@ class Filters(BaseModel):
     newer_than_s: Annotated[int | None, Field(ge=0, le=10**9)] = None
 
     def query(self) -> ItemFilter:
-        return ItemFilter(**self.model_dump())
+        fields = self.model_dump()
+        return ItemFilter(**{**fields, "state": None if self.state == "any" else self.state})
 
 
 @router.get("/items", responses=RESPONSES)

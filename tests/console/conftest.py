@@ -14,13 +14,14 @@ from fastapi.testclient import TestClient
 from gavel.api.app import create_app
 from gavel.review.service import Review
 from gavel.runtime import Runtime
-from tests.stream.conftest import (  # noqa: F401  (fixtures)
-    demo_policy_dir,
-    demo_runtime,
-    demo_settings,
-    postgres_base,
-    postgres_url,
-)
+from tests.stream import conftest as stream_fixtures
+
+# the stream tests' fixtures: the demo policy, and a fresh PostgreSQL schema per test
+demo_policy_dir = stream_fixtures.demo_policy_dir
+demo_settings = stream_fixtures.demo_settings
+demo_runtime = stream_fixtures.demo_runtime
+postgres_base = stream_fixtures.postgres_base
+postgres_url = stream_fixtures.postgres_url
 
 
 @dataclass

@@ -297,7 +297,7 @@ def test_twenty_concurrent_claims_one_wins(demo_runtime: Runtime, postgres_url: 
         for n in names:
             c.keys[n] = c.review.keys.create(n, "reviewer")[1]
 
-        def claim(name: str) -> int:
+        def claim(name: str, c: Console = c, item: int = item) -> int:
             return c.client.post(f"/review/items/{item}/claim", headers=c.h(name)).status_code
 
         with concurrent.futures.ThreadPoolExecutor(20) as pool:

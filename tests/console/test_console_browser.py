@@ -98,7 +98,7 @@ def test_review_in_the_browser(server: tuple[str, dict[str, str]]) -> None:
         expect(mark).to_have_count(1)
         expect(mark).to_have_text("idiot")
         assert mark.get_attribute("data-start") == str(start) and mark.get_attribute("data-end") == str(start + 5)
-        before = page.evaluate("document.querySelector('#post-text').textContent.slice(0, %d)" % start)
+        before = page.evaluate(f"document.querySelector('#post-text').textContent.slice(0, {start})")
         assert before == PREFIX  # the highlighted characters are exactly the span, nothing shifted
 
         page.keyboard.press("c")  # claim

@@ -320,6 +320,13 @@ from gavel.stream.worker import worker_command  # noqa: E402
 
 app.command("worker")(worker_command)
 
+# The review console's commands: keys, review purge, cases export (service/gavel/review/cli.py).
+from gavel.review.cli import cases_app, keys_app, review_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+app.add_typer(review_app, name="review")
+app.add_typer(cases_app, name="cases")
+
 
 if __name__ == "__main__":
     app()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     history_max_events: int = 1_000  # newest violating posts kept per author
     store_batch: int = 256  # verdict records per store transaction
     store_queue_size: int = 5_000  # decisions waiting for the store (~6 KB each); beyond it dropped, loudly
+
+    # --- review console (needs store_url: its tables live in the verdict store's database) ---
+    review_enabled: bool = True  # queue posts whose decision is review, and serve /review and /console
+    review_sample_allow: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0  # share of allow queued (quality checks)
+    review_sample_remove: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0  # share of remove queued (quality checks)
+    review_lease_s: Annotated[int, Field(ge=10)] = 600  # a claim expires; the item returns
+    review_text_retention_s: Annotated[int, Field(ge=0)] = 30 * 86_400  # `gavel review purge`
 
     # --- ops ----------------------------------------------------------------------------
     admin_enabled: bool = False

@@ -178,6 +178,8 @@ def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime) -> None:
             assert client.post("/evaluate", json={"id": pid, "text": text, "context": ctx}).status_code == 200, i
         stages = app.state.runtime.extras["stages"]
         asyncio.run(stages.recorder.flush())
+        assert client.get("/verdicts").status_code == 401  # reads need a key (gavel.auth)
+        client.headers["X-API-Key"] = stages.review.keys.create("dashboard", "viewer")[1]
 
         page = client.get("/verdicts", params={"clause": "threats", "verdict": "violates", "limit": 1}).json()
         assert [r["id"] for r in page["records"]] == ["p4"]

@@ -14,6 +14,7 @@ from gavel.api.logging import RequestLog
 from gavel.api.metrics import Metrics
 from gavel.api.routes import admin, evaluate, health, policies, stream, verdicts
 from gavel.ops.reload import PolicyReloader
+from gavel.review.web import install_review
 from gavel.runtime import Runtime, build_runtime
 from gavel.settings import Settings
 from gavel.stream.stateful import build_stages, with_stages
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(stream.router)
     app.include_router(verdicts.router)
     app.include_router(admin.router)
+    install_review(app)  # /keys, /review, /console
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # outermost, so that 413s from the body cap are counted and carry a request id too
     app.add_middleware(RequestLog, metrics=metrics)

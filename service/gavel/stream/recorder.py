@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,12 +46,14 @@ class VerdictRecorder:
         batch: int = 256,
         queue_size: int = 5_000,
         linger_s: float = 0.05,
+        on_written: Callable[[Sequence[Decided], Sequence[StoredDecision]], None] | None = None,
     ) -> None:
         self.store = store
         self.store_text = store_text
         self.metrics = metrics
         self.batch = batch
         self.linger_s = linger_s
+        self.on_written = on_written  # the review queue's hook: it sees each batch once stored
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._last_log = 0.0
         self._lock = threading.Lock()
@@ -147,6 +149,8 @@ class VerdictRecorder:
                 time.sleep(0.1)
             else:
                 self.metrics.store_records.labels("written").inc(len(records))
+                if self.on_written is not None:
+                    self.on_written(pending, records)
                 return
 
     def _record(self, d: Decided) -> StoredDecision:

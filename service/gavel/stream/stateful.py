@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from gavel.engine.evaluator import EvalItem, Evaluator
 from gavel.engine.results import EvaluationResult
+from gavel.review.service import QueueHook, Review, build_review
 from gavel.runtime import Runtime
 from gavel.settings import Settings
 from gavel.stream.history import (
@@ -53,10 +54,13 @@ class StreamStages:
     history: AuthorHistory | None = None
     store: VerdictStore | None = None
     recorder: VerdictRecorder | None = None
+    review: Review | None = None  # the review queue, fed by the recorder (gavel.review)
 
     async def close(self) -> None:
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)  # drains the queue first
+        if self.review is not None:
+            self.review.close()
         if self.history is not None:
             await self.history.close()
 
@@ -82,6 +86,7 @@ def build_stages(settings: Settings, registry: CollectorRegistry | None = None) 
     if settings.store_text not in ("hash", "text", "none"):
         raise ValueError(f"store_text must be hash, text or none, not {settings.store_text!r}")
     store = open_store(settings.store_url) if settings.store_url else None
+    review = build_review(settings) if store is not None else None
     recorder = (
         VerdictRecorder(
             store,
@@ -89,11 +94,12 @@ def build_stages(settings: Settings, registry: CollectorRegistry | None = None) 
             cast(StoreText, settings.store_text),
             settings.store_batch,
             settings.store_queue_size,
+            on_written=QueueHook(review) if review is not None and settings.review_enabled else None,
         )
         if store is not None
         else None
     )
-    return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder)
+    return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder, review=review)
 
 
 class StatefulEvaluator(Evaluator):

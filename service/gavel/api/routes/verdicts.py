@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from gavel.api.deps import RuntimeDep
 from gavel.api.errors import error_response
 from gavel.api.schemas import ErrorBody
+from gavel.auth.deps import AUTH_RESPONSES, ViewerDep
 from gavel.engine.results import Action, Verdict
 from gavel.runtime import Runtime
 from gavel.stream.stateful import stages_of
@@ -35,6 +36,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "no such record, or no verdict store configured"},
     422: {"model": ErrorBody, "description": "a filter or the cursor is malformed"},
     503: {"model": ErrorBody, "description": "the verdict store is unreachable"},
+    **{k: v for k, v in AUTH_RESPONSES.items() if k != 404},  # reads need a viewer key
 }
 
 Text = Annotated[str | None, Query(max_length=256)]
@@ -89,6 +91,7 @@ def _nul(**values: str | None) -> Response | None:
 
 @router.get("/verdicts", response_model=VerdictPage, responses=_ERRORS)
 async def list_verdicts(
+    _: ViewerDep,
     runtime: RuntimeDep,
     policy: Text = None,
     clause: Text = None,
@@ -141,7 +144,7 @@ async def list_verdicts(
 
 
 @router.get("/verdicts/{record_id}", response_model=StoredDecision, responses=_ERRORS)
-async def get_verdict(record_id: str, runtime: RuntimeDep) -> Response | StoredDecision:
+async def get_verdict(_: ViewerDep, record_id: str, runtime: RuntimeDep) -> Response | StoredDecision:
     """The newest record of a post id (or a record's uid)."""
     store = _store(runtime)
     if store is None:
@@ -160,6 +163,7 @@ async def get_verdict(record_id: str, runtime: RuntimeDep) -> Response | StoredD
 
 @router.get("/stats", response_model=StatsAnswer, responses=_ERRORS)
 async def stats(
+    _: ViewerDep,
     runtime: RuntimeDep,
     bucket: Literal["minute", "hour", "day"] = "hour",
     since: Annotated[datetime | None, Query(description="default: 24 hours ago")] = None,

@@ -38,6 +38,8 @@ DEFAULT_CANDIDATES = (
 _CONTEXT_LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")  # BCP 47-ish: es, es-MX, zh_Hant
 # links and handles say nothing about the language of the words around them
 _NOT_WORDS = re.compile(r"https?://\S+|www\.\S+|[@#]\w+")
+# the language shows in the first sentences; a 10,000-character post costs no more than this
+_DETECT_CHARS = 1_000
 
 
 @functools.cache
@@ -103,7 +105,7 @@ class LanguageGate:
             return LanguageInfo(code=given, confidence=1.0, source="context")
         if not self.detect:
             return None
-        words = _NOT_WORDS.sub(" ", normalized)
+        words = _NOT_WORDS.sub(" ", normalized[:_DETECT_CHARS])
         letters = sum(ch.isalpha() for ch in words)
         if letters < self.min_letters:
             return LanguageInfo(

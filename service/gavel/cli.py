@@ -1,4 +1,4 @@
-"""The `gavel` command line: serve, evaluate, validate, replay, schema (and the stream worker)."""
+"""The `gavel` command line: serve, evaluate, validate, replay, schema, init (and the stream worker)."""
 
 from __future__ import annotations
 
@@ -313,6 +313,24 @@ def schema(
     """Print the JSON Schema of policy files (or case files)."""
     model = CaseFile if cases else Policy
     typer.echo(json.dumps(model.model_json_schema(), indent=2))
+
+
+@app.command()
+def init(
+    policy_id: Annotated[str, typer.Argument(help="id of the new policy, e.g. personal_threats")],
+    policy_dir: PolicyDirOpt = None,
+) -> None:
+    """Write a small, complete starter policy and its replay cases (never overwrites)."""
+    from gavel.authoring import write_starter
+
+    directory = policy_dir or Settings().policy_dir
+    try:
+        written = write_starter(directory, policy_id)
+    except (GavelError, ValueError, OSError) as exc:
+        raise _fail(f"gavel init: {exc}", 1) from exc
+    for path in written:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"next: gavel validate {written[0]} && gavel replay {written[1]} --models ''")
 
 
 # The stream worker: its options and body live beside it, in service/gavel/stream/worker.py.

@@ -9,6 +9,7 @@ from typing import Any
 
 from gavel.engine.evaluator import Evaluator
 from gavel.engine.registry import PolicyRegistry
+from gavel.language import LanguageGate
 from gavel.models.base import ModelHub
 from gavel.settings import Settings
 
@@ -51,5 +52,7 @@ def build_runtime(settings: Settings, hub: ModelHub | None = None, load_models: 
         hub = build_hub(settings)
     registry = PolicyRegistry(settings.policy_dir, hub, settings.max_policy_bytes, settings.max_lexicon_terms)
     registry.load()
-    evaluator = Evaluator(registry, hub, settings.max_text_chars)
+    language = LanguageGate.from_settings(settings)
+    language.warm()  # the language model loads at start-up, not on the first post
+    evaluator = Evaluator(registry, hub, settings.max_text_chars, language)
     return Runtime(settings=settings, hub=hub, registry=registry, evaluator=evaluator)

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gavel.language import DEFAULT_CANDIDATES as DEFAULT_LANG_CANDIDATES
+
 
 def default_policy_dir() -> Path:
     """./policies where Gavel is started, else the policies/ beside the source checkout."""
@@ -33,6 +35,13 @@ class Settings(BaseSettings):
     max_stream_line_bytes: int = 100_000
     max_context_keys: int = 256  # keys at every level together
     max_context_depth: int = 8
+
+    # --- language -----------------------------------------------------------------------
+    lang_detect: bool = True  # detect each post's language (py3langid, shipped in the wheel)
+    lang_min_letters: int = 15  # fewer letters than this: undetermined, taken as the policy's language
+    lang_min_confidence: float = 0.5  # a detection under this: undetermined, likewise
+    # the languages the detector chooses among (comma-separated ISO 639-1; "" for all 140 it knows)
+    lang_candidates: str = DEFAULT_LANG_CANDIDATES
 
     # --- models -------------------------------------------------------------------------
     # Comma-separated model names to load: profanity, minilm, detoxify.

@@ -77,7 +77,7 @@ async def test_results_are_the_evaluate_answer(aredis: aioredis.Redis, prefix: s
     out = await _axrange(aredis, f"{prefix}verdicts")
     assert [f[b"id"].decode() for _, f in out] == [p["id"] for p in posts]
     first = EvaluationResult.model_validate_json(out[0][1][b"result"])
-    expected = await demo_runtime.evaluator.evaluate(TEXTS[0], item_id="p0")
+    expected = await demo_runtime.evaluator.evaluate(TEXTS[0], context={"lang": "en"}, item_id="p0")
     assert first.model_dump(exclude={"timing_ms"}) == expected.model_dump(exclude={"timing_ms"})
     pending = await aredis.xpending(f"{prefix}posts", "g")
     assert pending["pending"] == 0

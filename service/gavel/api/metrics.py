@@ -33,6 +33,12 @@ class Metrics:
         )
         self.decisions = Counter("gavel_decisions_total", "Decisions", ["action"], registry=self.registry)
         self.posts = Counter("gavel_posts_evaluated_total", "Posts evaluated", ["source"], registry=self.registry)
+        self.uncovered = Counter(
+            "gavel_uncovered_language_total",
+            "Policy answers for posts in a language the policy does not cover",
+            ["policy", "lang"],
+            registry=self.registry,
+        )
         self.reloads = Counter("gavel_policy_reloads_total", "Policy reloads", ["outcome"], registry=self.registry)
         self.policy_generation = Gauge(
             "gavel_policy_generation", "Generation of the live policy set", registry=self.registry
@@ -60,5 +66,7 @@ class Metrics:
         self.posts.labels(source).inc()
         self.decisions.labels(result.decision.action.value).inc()
         for policy in result.policies:
+            if policy.coverage is not None and not policy.coverage.covered:
+                self.uncovered.labels(policy.policy_id, policy.coverage.lang or "").inc()
             for clause in policy.clauses:
                 self.verdicts.labels(policy.policy_id, clause.clause_id, clause.verdict.value).inc()

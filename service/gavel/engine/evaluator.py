@@ -39,6 +39,7 @@ from gavel.errors import (
     OverloadedError,
     UnknownPolicyError,
 )
+from gavel.language import LanguageGate
 from gavel.models.base import LabelScores, ModelHub
 
 _MAX_MODEL_WORDS = 5  # word-level evidence items per model signal
@@ -117,10 +118,17 @@ _ZERO_VALUE = SignalValue(0.0)
 
 
 class Evaluator:
-    def __init__(self, registry: PolicyRegistry, hub: ModelHub | None, max_text_chars: int = 10_000) -> None:
+    def __init__(
+        self,
+        registry: PolicyRegistry,
+        hub: ModelHub | None,
+        max_text_chars: int = 10_000,
+        language: LanguageGate | None = None,
+    ) -> None:
         self.registry = registry
         self.hub = hub
         self.max_text_chars = max_text_chars
+        self.language = language or LanguageGate()
         self._quiet_cache: dict[tuple[str, str], bool] = {}
 
     # --- public API ----------------------------------------------------------------------
@@ -155,12 +163,14 @@ class Evaluator:
             if len(item.text) > self.max_text_chars:
                 raise InputTooLargeError("text", len(item.text), self.max_text_chars)
         posts = [Post(item, normalize(item.text), Utf16Index(item.text)) for item in items]
+        langs = [self.language.identify(post.norm.text.text, post.item.context) for post in posts]
         outputs = await self._run_models(policies, posts)
         results = []
         per_item_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
-        for post, out in zip(posts, outputs, strict=True):
+        for post, out, lang in zip(posts, outputs, langs, strict=True):
             t0 = time.perf_counter()
             result = await self._evaluate_post(post, policies, out)
+            self.language.apply(result, policies, lang)
             result.timing_ms = round(per_item_ms + (time.perf_counter() - t0) * 1000, 3)
             results.append(result)
         return results

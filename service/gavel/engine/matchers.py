@@ -123,6 +123,7 @@ class RegexMatcher:
         problems: list[str] = []
         options = re2.Options()
         options.max_mem = 8 << 20  # bound what one pattern may cost
+        options.log_errors = False  # a refused pattern is reported as a policy error, not as RE2's stderr line
         for i, pattern in enumerate(signal.patterns):
             try:
                 rx = re2.compile(pattern, options)

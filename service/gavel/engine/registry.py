@@ -6,6 +6,7 @@ it, so a bad edit never takes down a serving policy (Osprey's rule).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from gavel.engine.compiler import CompiledPolicy, compile_policy
 from gavel.engine.loader import load_policy_file, policy_files
 from gavel.errors import PolicyCompileError, PolicyError, PolicyValidationError
 from gavel.models.base import ModelHub
+
+log = logging.getLogger("gavel.registry")
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,11 @@ class PolicyRegistry:
             self.last_reload_at = time.time()
             try:
                 policies = self._build()
-            except PolicyError as exc:
-                problems = getattr(exc, "problems", [str(exc)])
+            except Exception as exc:  # any failure keeps the old set and is reported, never raised
+                problems = getattr(exc, "problems", None) if isinstance(exc, PolicyError) else None
+                if not problems:
+                    log.exception("policy reload failed unexpectedly")
+                    problems = [f"{self.policy_dir}:1:1: reload failed: {type(exc).__name__}: {exc}"]
                 self.last_errors = list(problems)
                 self.reloads_failed += 1
                 return ReloadReport(False, self._current.generation, list(problems), self._versions())

@@ -73,12 +73,22 @@ class ClauseVerdict(BaseModel):
     explanation: str = ""
 
 
+class Coverage(BaseModel):
+    """Whether a policy's rules are written for the post's language (`languages` in the policy)."""
+
+    covered: bool
+    lang: str | None = Field(description="the post's language, ISO 639-1; null when undetermined")
+    languages: list[str] = Field(description="the languages the policy covers ('*': all)")
+    reason: str
+
+
 class PolicyResult(BaseModel):
     policy_id: str
     version: str
     digest: str
     clauses: list[ClauseVerdict]
     action: Action = Action.ALLOW
+    coverage: Coverage | None = None
 
 
 class Decision(BaseModel):
@@ -92,9 +102,19 @@ class ModelInfo(BaseModel):
     version: str
 
 
+class LanguageInfo(BaseModel):
+    """The post's language: from `context.lang`, detected, or undetermined (too short, unsure)."""
+
+    code: str | None = Field(description="ISO 639-1 code; null when undetermined")
+    confidence: float
+    source: Literal["context", "detected", "undetermined"]
+    note: str = ""
+
+
 class EvaluationResult(BaseModel):
     id: str | None = None
     decision: Decision
     policies: list[PolicyResult]
     models: list[ModelInfo] = Field(default_factory=list)
     timing_ms: float = 0.0
+    lang: LanguageInfo | None = None

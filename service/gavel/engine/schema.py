@@ -253,6 +253,9 @@ class Policy(_Strict):
     exceptions: list[PolicyException] = Field(default_factory=list)
     clauses: list[Clause] = Field(min_length=1)
     decision: DecisionRule = DecisionRule()
+    # the languages the rules are written for ('*': any); a post in another one is answered per `uncovered`
+    languages: list[Annotated[str, Field(pattern=r"^([a-z]{2,3}|\*)$")]] = Field(default=["en"], min_length=1)
+    uncovered: Literal["review", "evaluate"] = "review"
 
     @field_validator("clauses")
     @classmethod

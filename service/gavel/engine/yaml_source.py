@@ -1,7 +1,9 @@
 """Safe YAML loading that remembers where every value came from (file:line:col for error messages).
 
 Anchors and aliases are refused outright: they buy policy authors little and open the door to
-billion-laughs style expansion.
+billion-laughs style expansion. Nesting is capped (`MAX_YAML_DEPTH`) before any node is built, so a
+file nested hundreds of levels deep is a plain error, not a RecursionError; tags the safe loader
+does not know (`!!python/name:...`) are errors with their position, like any other bad value.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ except ImportError:  # pragma: no cover - libyaml missing
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 Path_ = tuple[str | int, ...]
+
+# A real policy nests about 10 levels (clauses[i].when.all_of[j].any_of[k]...); 64 leaves room for
+# deep condition trees while staying far below Python's recursion limit in the builders below.
+MAX_YAML_DEPTH = 64
+
+# libyaml's wording for what an author most often did: indented a line wrongly
+_MISALIGNED = {"did not find expected key", "did not find expected '-' indicator", "could not find expected ':'"}
+_STRAY_COLON = {"mapping values are not allowed here", "mapping values are not allowed in this context"}
 
 
 @dataclass(frozen=True)
@@ -67,15 +77,45 @@ def _mark(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _refuse_anchors(text: str, source: str) -> None:
+def _check_events(text: str, source: str) -> None:
+    """One streaming pass over the parser's events (no nodes built yet): refuse anchors, aliases and
+    nesting deeper than MAX_YAML_DEPTH."""
+    depth = 0
     for event in yaml.parse(text, Loader=_Loader):
+        mark = event.start_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.AliasEvent) or anchor is not None:
-            mark = event.start_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
             raise PolicyValidationError(
                 [f"{source}:{line}:{col}: YAML anchors and aliases are not allowed in policy files (found '{anchor}')"]
             )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise PolicyValidationError(
+                    [f"{source}:{line}:{col}: the YAML nests deeper than {MAX_YAML_DEPTH} levels"]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _problem(exc: yaml.MarkedYAMLError) -> str:
+    """libyaml's message, in the words of the mistake when it is one of indentation."""
+    problem = str(exc.problem or exc)
+    if problem in _MISALIGNED:
+        start = exc.context_mark
+        block = f" that starts at line {start.line + 1}" if start is not None else ""
+        return f"bad indentation: this line does not line up with the block{block} (YAML: {problem})"
+    if problem in _STRAY_COLON:
+        return (
+            "bad indentation: this line is indented deeper than the key above it, or a value holds"
+            f" an unquoted ': ' (quote the value) (YAML: {problem})"
+        )
+    return f"invalid YAML: {problem}"
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def _build(node: yaml.Node, path: Path_, doc: YamlDocument, loader: Any) -> Any:
@@ -98,7 +138,20 @@ def _build(node: yaml.Node, path: Path_, doc: YamlDocument, loader: Any) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        # an unknown tag (`!!python/name:os.system`): the safe loader refuses to build it
+        pos = _mark(node)
+        where = f"{doc.source}:{pos.line}:{pos.column}"
+        raise PolicyValidationError(
+            [f"{where}: unknown YAML tag '{_tag_name(node.tag)}': policy files hold plain values"]
+        ) from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # `!!int abc`, `!!timestamp 2020-13-45`
+        pos = _mark(node)
+        raise PolicyValidationError(
+            [f"{doc.source}:{pos.line}:{pos.column}: value does not fit its YAML tag '{_tag_name(node.tag)}': {exc}"]
+        ) from exc
 
 
 def load_yaml(text: str, source: str, max_bytes: int | None = None) -> YamlDocument:
@@ -107,7 +160,7 @@ def load_yaml(text: str, source: str, max_bytes: int | None = None) -> YamlDocum
     if max_bytes is not None and size > max_bytes:
         raise PolicyValidationError([f"{source}:1:1: file is {size} bytes, over the limit of {max_bytes}"])
     try:
-        _refuse_anchors(text, source)
+        _check_events(text, source)
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
@@ -116,7 +169,7 @@ def load_yaml(text: str, source: str, max_bytes: int | None = None) -> YamlDocum
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise PolicyValidationError([f"{source}:{line}:{col}: invalid YAML: {exc.problem or exc}"]) from exc
+        raise PolicyValidationError([f"{source}:{line}:{col}: {_problem(exc)}"]) from exc
     except yaml.YAMLError as exc:
         raise PolicyValidationError([f"{source}:1:1: invalid YAML: {exc}"]) from exc
     doc = YamlDocument(source=source, data=None)

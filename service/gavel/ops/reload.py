@@ -65,7 +65,10 @@ class PolicyReloader:
 
         async for changes in awatch(directory, debounce=300, recursive=False):
             if any(is_policy_change(Path(p)) for _, p in changes):
-                await self.reload("file_change")
+                try:
+                    await self.reload("file_change")
+                except Exception:  # the watcher must outlive any one bad reload
+                    log.exception("policy reload after a file change failed; still watching")
 
     async def stop(self) -> None:
         if self._watch_task is not None:

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -41,8 +41,8 @@ from gavel.stream.history import (
     violations_of,
 )
 from gavel.stream.metrics import StageMetrics
-from gavel.stream.recorder import Decided, VerdictRecorder
-from gavel.stream.verdict_store import StoreText, VerdictStore, open_store
+from gavel.store.recorder import Decided, VerdictRecorder, build_recorder
+from gavel.store.sql import SqlVerdictStore
 
 log = logging.getLogger("gavel.stages")
 
@@ -51,7 +51,7 @@ log = logging.getLogger("gavel.stages")
 class StreamStages:
     metrics: StageMetrics
     history: AuthorHistory | None = None
-    store: VerdictStore | None = None
+    store: SqlVerdictStore | None = None
     recorder: VerdictRecorder | None = None
 
     async def close(self) -> None:
@@ -79,20 +79,8 @@ def build_history(settings: Settings) -> AuthorHistory | None:
 
 def build_stages(settings: Settings, registry: CollectorRegistry | None = None) -> StreamStages:
     metrics = StageMetrics(registry)
-    if settings.store_text not in ("hash", "text", "none"):
-        raise ValueError(f"store_text must be hash, text or none, not {settings.store_text!r}")
-    store = open_store(settings.store_url) if settings.store_url else None
-    recorder = (
-        VerdictRecorder(
-            store,
-            metrics,
-            cast(StoreText, settings.store_text),
-            settings.store_batch,
-            settings.store_queue_size,
-        )
-        if store is not None
-        else None
-    )
+    recorder = build_recorder(settings, metrics)
+    store = recorder.store if recorder is not None else None
     return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,9 +14,8 @@ from fastapi.testclient import TestClient
 from gavel.api.app import create_app
 from gavel.engine.evaluator import EvalItem
 from gavel.runtime import Runtime
-from gavel.store.migrate import MigrationError, current, head
-from gavel.store.records import StoredDecision, VerdictQuery, decode_cursor, encode_cursor, record_from
 from gavel.store.recorder import Decided, VerdictRecorder
+from gavel.store.records import StoredDecision, VerdictQuery, decode_cursor, encode_cursor, record_from
 from gavel.store.sql import SqlVerdictStore
 from gavel.stream.metrics import StageMetrics
 

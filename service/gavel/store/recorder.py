@@ -23,10 +23,10 @@ from datetime import datetime
 from typing import cast
 
 from gavel.engine.results import EvaluationResult
-from gavel.store.engine import StoreError, StoreUnavailable
-from gavel.store.records import StoredDecision, StoreText, record_from
 from gavel.settings import Settings
+from gavel.store.engine import StoreError, StoreUnavailable
 from gavel.store.migrate import MigrationError
+from gavel.store.records import StoredDecision, StoreText, record_from
 from gavel.store.spool import Spool, SpoolError, spool_dir_for
 from gavel.store.sql import DeadLetter, SqlVerdictStore, open_store
 from gavel.stream.metrics import StageMetrics
@@ -35,6 +35,7 @@ log = logging.getLogger("gavel.store")
 
 _STOP = object()
 _LOG_EVERY_S = 10.0  # a dead store logs one line per interval, not one per record
+_CHECK_IDLE_S = 5.0  # an idle shipper checks the database this often
 _BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)  # between tries while the database is down
 
 
@@ -210,23 +211,39 @@ class VerdictRecorder:
         spool = self.spool
         assert spool is not None
         failures = 0
+        last_check = 0.0
         while True:
             with self._spooled:
                 if not len(spool) and not self._stopping:
                     self._spooled.wait(timeout=1.0)
                 stopping = self._stopping
             if len(spool):
-                if self._ship_once(spool):
-                    failures = 0
-                    continue
-                failures += 1
-                if stopping:
-                    return
-                with self._spooled:  # back off, but wake for close()
-                    if not self._stopping:
-                        self._spooled.wait(timeout=_BACKOFF_S[min(failures, len(_BACKOFF_S)) - 1])
+                ok = self._ship_once(spool)
             elif stopping:
                 return
+            elif failures or time.monotonic() - last_check >= _CHECK_IDLE_S:
+                # nothing to ship: still connect (and migrate) early, and keep /readyz's store state true
+                last_check = time.monotonic()
+                ok = self._check()
+            else:
+                continue
+            if ok:
+                failures = 0
+                continue
+            if stopping:
+                return
+            failures += 1
+            with self._spooled:  # back off, but wake for close()
+                if not self._stopping:
+                    self._spooled.wait(timeout=_BACKOFF_S[min(failures, len(_BACKOFF_S)) - 1])
+
+    def _check(self) -> bool:
+        try:
+            self.store.ping()
+        except (StoreUnavailable, MigrationError):
+            self._throttled_log("down", "verdict store unreachable (%s)", self.store.last_failure)
+            return False
+        return True
 
     def _ship_once(self, spool: Spool) -> bool:
         rows = spool.oldest(self.batch)

@@ -17,7 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Insert, Table, and_, exists, func, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Insert,
+    Table,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -120,6 +132,17 @@ class SqlVerdictStore:
                 raise self._unavailable(exc) from exc
             self._schema_ready = True
             self._ok()
+
+    def ping(self) -> None:
+        """Connect (migrating first if never done) and run a trivial query, to keep `state` true
+        while nothing is written. Raises StoreUnavailable."""
+        self.ensure_schema()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        self._ok()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -241,7 +264,9 @@ class SqlVerdictStore:
             if owner is not None:
                 owner["clauses"].append(row._asdict())
         return [
-            StoredDecision.model_validate({**r, "created_at": from_ms(int(r["created_ms"])), "policies": policies[r["uid"]]})
+            StoredDecision.model_validate(
+                {**r, "created_at": from_ms(int(r["created_ms"])), "policies": policies[r["uid"]]}
+            )
             for r in rows
         ]
 
@@ -255,7 +280,7 @@ class SqlVerdictStore:
     ) -> Stats:
         d, p, c = schema.decisions, schema.policy_results, schema.clause_verdicts
         # integer division in both dialects; a literal (not a parameter) so GROUP BY sees the same expression
-        width = literal_column(str(int(bucket_s) * 1000))
+        width: ColumnElement[int] = literal_column(str(int(bucket_s) * 1000), BigInteger)
         clause_bucket = ((c.c.created_ms // width) * width).label("b")
         filters = [c.c.created_ms >= to_ms(since), c.c.created_ms < to_ms(until)]
         filters += [col == v for col, v in ((c.c.policy_id, policy), (c.c.clause_id, clause)) if v is not None]

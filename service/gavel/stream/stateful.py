@@ -31,6 +31,8 @@ from gavel.engine.evaluator import EvalItem, Evaluator
 from gavel.engine.results import EvaluationResult
 from gavel.runtime import Runtime
 from gavel.settings import Settings
+from gavel.store.recorder import Decided, VerdictRecorder, build_recorder
+from gavel.store.sql import SqlVerdictStore
 from gavel.stream.history import (
     AuthorHistory,
     MemoryAuthorHistory,
@@ -41,8 +43,6 @@ from gavel.stream.history import (
     violations_of,
 )
 from gavel.stream.metrics import StageMetrics
-from gavel.store.recorder import Decided, VerdictRecorder, build_recorder
-from gavel.store.sql import SqlVerdictStore
 
 log = logging.getLogger("gavel.stages")
 

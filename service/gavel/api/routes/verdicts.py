@@ -18,10 +18,10 @@ from gavel.api.errors import error_response
 from gavel.api.schemas import ErrorBody
 from gavel.engine.results import Action, Verdict
 from gavel.runtime import Runtime
-from gavel.stream.stateful import stages_of
 from gavel.store.engine import StoreError
 from gavel.store.records import BUCKETS, StoredDecision, VerdictQuery, decode_cursor, encode_cursor
 from gavel.store.sql import SqlVerdictStore
+from gavel.stream.stateful import stages_of
 
 router = APIRouter(tags=["verdicts"])
 
@@ -126,7 +126,7 @@ async def list_verdicts(
     policy: Text = None,
     clause: Annotated[
         str | None,
-        Query(max_length=256, description="records where this clause's verdict is `verdict` (default: not no_violation)"),
+        Query(max_length=256, description="records where this clause's verdict is `verdict` (default: not allow)"),
     ] = None,
     verdict: Verdict | None = None,
     author: Text = None,

@@ -64,13 +64,19 @@ class StreamStages:
 def build_history(settings: Settings) -> AuthorHistory | None:
     backend = settings.history_backend
     if backend == "memory":
-        return MemoryAuthorHistory(settings.history_retention_s, settings.history_max_events)
+        return MemoryAuthorHistory(
+            settings.history_retention_s,
+            settings.history_max_events,
+            max_authors=settings.history_max_authors,
+            max_author_id_bytes=settings.max_author_id_bytes,
+        )
     if backend == "redis":
         return RedisAuthorHistory.from_url(
             settings.redis_url,
             settings.history_prefix,
             settings.history_retention_s,
             settings.history_max_events,
+            settings.max_author_id_bytes,
         )
     if backend in ("", "none"):
         return None

@@ -250,7 +250,8 @@ class RedisAuthorHistory:
         max_events: int = 1_000,
         max_author_id_bytes: int = MAX_AUTHOR_ID_BYTES,
     ) -> RedisAuthorHistory:
-        return cls(aioredis.Redis.from_url(url), prefix, retention_s, max_events, max_author_id_bytes=max_author_id_bytes)
+        client = aioredis.Redis.from_url(url)
+        return cls(client, prefix, retention_s, max_events, max_author_id_bytes=max_author_id_bytes)
 
     def _keys(self, author: str) -> tuple[str, str]:
         base = f"{self.prefix}author:{{{author}}}"  # hash tag: both keys on one cluster slot

@@ -143,8 +143,10 @@ async def test_recorder_batches_and_a_failing_store_is_loud(tmp_path: Path, demo
     await asyncio.to_thread(broken.close)
 
 
-def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime) -> None:
-    settings = demo_runtime.settings.model_copy(update={"store_url": store_url, "store_text": "text"})
+def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime, tmp_path: Path) -> None:
+    settings = demo_runtime.settings.model_copy(
+        update={"store_url": store_url, "store_text": "text", "store_spool_dir": tmp_path / "spool"}
+    )
     app = create_app(settings, demo_runtime)
     with TestClient(app) as client:
         for i, (pid, text, author) in enumerate(POSTS):
@@ -171,6 +173,14 @@ def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime) -> None:
         assert counts[("threats", "violates")] == 2 and counts[("insults", "violates")] == 1
         assert sum(r["count"] for r in stats["actions"]) == 5
 
+        # issue 12.14: a clause alone means "hit that clause"; an unknown clause is a typo, not an empty page
+        assert [r["id"] for r in client.get("/verdicts", params={"clause": "threats"}).json()["records"]] == [
+            "p4", "p1"]
+        for bad in ({"clause": "threat"}, {"policy": "demo", "clause": "nope"}):
+            r = client.get("/verdicts", params=bad)
+            assert r.status_code == 422 and "threats" in r.json()["problems"][0]["problem"], bad
+        assert client.get("/stats", params={"clause": "nope"}).status_code == 422
+
         for bad in ({"cursor": "garbage"}, {"verdict": "maybe"}, {"limit": 0}, {"author": "a\x00b"}):
             r = client.get("/verdicts", params=bad)
             assert r.status_code == 422, bad
@@ -182,3 +192,21 @@ def test_no_store_configured(demo_runtime: Runtime) -> None:
         for path in ("/verdicts", "/verdicts/x", "/stats"):
             r = client.get(path)
             assert r.status_code == 404 and r.json()["error"] == "store_disabled"
+
+
+def test_records_keep_the_decisions_reasons(tmp_path: Path, demo_runtime: Runtime) -> None:
+    """Issue 12.14: the escalation's explanation was lost from the stored record."""
+    settings = demo_runtime.settings.model_copy(
+        update={"store_url": f"sqlite:///{tmp_path / 'r.db'}", "store_spool_dir": tmp_path / "spool"}
+    )
+    app = create_app(settings, demo_runtime)
+    with TestClient(app) as client:
+        for i in range(4):
+            body = {"id": f"t{i}", "text": "you idiot", "context": {"author_id": "troll"}}
+            answer = client.post("/evaluate", json=body).json()
+        assert answer["decision"]["action"] == "remove" and answer["decision"]["reasons"]
+        assert asyncio.run(app.state.runtime.extras["stages"].recorder.flush())
+        stored = client.get("/verdicts/t3").json()
+        assert stored["reasons"] == answer["decision"]["reasons"]
+        assert any("three recent strikes" in r for r in stored["reasons"])
+        assert not any("three recent strikes" in r for r in client.get("/verdicts/t0").json()["reasons"])

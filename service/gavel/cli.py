@@ -92,7 +92,7 @@ def serve(
         application = create_app(settings)
     except PolicyError as exc:
         raise _fail(f"gavel: cannot start, the policies have errors:\n{exc}", 1) from exc
-    except ValueError as exc:  # settings refused (admin enabled without a key, ...)
+    except (ValueError, GavelError) as exc:  # settings refused, a required store unreachable, ...
         raise _fail(f"gavel: cannot start: {exc}", 1) from exc
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False, log_config=None)
 

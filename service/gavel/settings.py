@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,12 @@ def default_policy_dir() -> Path:
     if here.is_dir():
         return here
     return Path(__file__).resolve().parents[2] / "policies"
+
+
+def default_spool_dir() -> Path:
+    """$XDG_STATE_HOME/gavel/spool (~/.local/state/gavel/spool): the verdict store's local spool."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "gavel" / "spool"
 
 
 class Settings(BaseSettings):
@@ -77,7 +84,13 @@ class Settings(BaseSettings):
     history_retention_s: int = 30 * 86_400  # strikes and per-clause counts older than this expire
     history_max_events: int = 1_000  # newest violating posts kept per author
     store_batch: int = 256  # verdict records per store transaction
-    store_queue_size: int = 5_000  # decisions waiting for the store (~6 KB each); beyond it dropped, loudly
+    store_queue_size: int = 5_000  # decisions waiting for the spool (~6 KB each); beyond it dropped, loudly
+    store_required: bool = False  # true: refuse to start while the store is unreachable; false: start, spool
+    # records wait here while the store database is down ("": no spool, records dropped during an outage)
+    store_spool_dir: Path | None = Field(default_factory=default_spool_dir)
+    store_spool_max_records: int = 200_000  # spooled records kept (~6 KB each on disk); beyond it dropped, loudly
+    max_author_id_bytes: int = 256  # longer context.author_id: refused (422) and never kept in the history
+    history_max_authors: int = 100_000  # authors held by the in-memory history; least recently seen evicted
 
     # --- review console (needs store_url: its tables live in the verdict store's database) ---
     review_enabled: bool = True  # queue posts whose decision is review, and serve /review and /console
@@ -93,7 +106,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_text: bool = False
 
-    @field_validator("detoxify_checkpoint", "detoxify_config_dir", "store_url", "admin_api_key", mode="before")
+    @field_validator(
+        "detoxify_checkpoint", "detoxify_config_dir", "store_url", "admin_api_key", "store_spool_dir", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # an image sets GAVEL_DETOXIFY_CHECKPOINT="" when no weights were baked in

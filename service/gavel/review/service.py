@@ -14,8 +14,8 @@ from gavel.auth.keys import KeyStore
 from gavel.review.db import make_engine, migrate
 from gavel.review.queue import Entry, ReviewQueue
 from gavel.settings import Settings
-from gavel.stream.recorder import Decided
-from gavel.stream.verdict_store import StoredDecision
+from gavel.store.recorder import Decided
+from gavel.store.records import StoredDecision
 
 log = logging.getLogger("gavel.review")
 

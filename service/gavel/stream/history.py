@@ -1,7 +1,10 @@
 """Author history: per-author strikes and violations per clause over sliding windows.
 
 One interface, two stores (Bluesky automod's habit): `MemoryAuthorHistory` for tests and single
-processes, `RedisAuthorHistory` for several API processes and workers. Policies read the snapshot
+processes, `RedisAuthorHistory` for several API processes and workers. Both are bounded: an
+author id over `max_author_id_bytes` (UTF-8) is never kept nor looked up (its snapshot says
+`history_unavailable`), and the in-memory store holds at most `max_authors` authors, evicting
+the least recently seen. Policies read the snapshot
 through context signals (`author.strikes`, `author.violations_24h`, `author.violations.<p>.<c>`).
 
 A strike is one post with at least one `violates` clause; a violation is one such clause. Both are
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +28,7 @@ from gavel.engine.results import EvaluationResult, Verdict
 DEFAULT_WINDOWS: dict[str, int] = {"1h": 3_600, "24h": 86_400, "7d": 604_800}
 
 _SEP = "\x1f"  # between clause key and post key in a Redis member; never in a clause id
+MAX_AUTHOR_ID_BYTES = 256
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,17 @@ def merge_author(context: Mapping[str, Any], snapshot: Mapping[str, Any]) -> dic
     return {**context, "author": author}
 
 
+def too_long(author_id: str, max_bytes: int) -> bool:
+    # a cheap bound first: a str of n code points is at most 4n UTF-8 bytes, at least n
+    return len(author_id) > max_bytes or (len(author_id) * 4 > max_bytes and len(author_id.encode()) > max_bytes)
+
+
+def _refused(windows: Mapping[str, int], max_bytes: int) -> dict[str, Any]:
+    out = _shape(0, dict.fromkeys(windows, 0), {})
+    out["history_unavailable"] = f"author_id is longer than {max_bytes} bytes; no history is kept for it"
+    return out
+
+
 def _shape(strikes: int, windows: dict[str, int], per_clause: dict[str, int]) -> dict[str, Any]:
     out: dict[str, Any] = {"strikes": strikes}
     out.update({f"violations_{name}": n for name, n in windows.items()})
@@ -110,7 +125,8 @@ class _AuthorLog:
 
 
 class MemoryAuthorHistory:
-    """Per-process history: deques pruned by time; a global deque finds the authors to prune."""
+    """Per-process history: deques pruned by time; a global deque finds the authors to prune; an
+    LRU order over authors bounds how many are held."""
 
     def __init__(
         self,
@@ -118,37 +134,67 @@ class MemoryAuthorHistory:
         max_events: int = 1_000,
         windows: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        max_authors: int = 100_000,
+        max_author_id_bytes: int = MAX_AUTHOR_ID_BYTES,
     ) -> None:
         self.retention_s = retention_s
         self.max_events = max_events
         self.windows = dict(windows or DEFAULT_WINDOWS)
         self.clock = clock
-        self._authors: dict[str, _AuthorLog] = {}
+        self.max_authors = max_authors
+        self.max_author_id_bytes = max_author_id_bytes
+        self._authors: OrderedDict[str, _AuthorLog] = OrderedDict()  # least recently seen first
         self._expiry: deque[tuple[float, str]] = deque()  # (time, author) of every event, time order
+        self._live_events = 0  # events held by the logs; the expiry deque may hold stale ones too
+
+    def __len__(self) -> int:
+        return len(self._authors)
 
     async def snapshot(self, author_ids: Collection[str]) -> dict[str, dict[str, Any]]:
         now = self.clock()
         self._expire(now)
         out: dict[str, dict[str, Any]] = {}
         for author in author_ids:
+            if too_long(author, self.max_author_id_bytes):
+                out[author] = _refused(self.windows, self.max_author_id_bytes)
+                continue
             log = self._authors.get(author)
             if log is None:
                 out[author] = _shape(0, dict.fromkeys(self.windows, 0), {})
                 continue
+            self._authors.move_to_end(author)
             windows = {name: log.since(now - secs) for name, secs in self.windows.items()}
             out[author] = _shape(len(log.events), windows, dict(log.counts))
         return out
 
     async def record(self, events: Sequence[ViolationEvent]) -> None:
         for ev in events:
-            log = self._authors.setdefault(ev.author_id, _AuthorLog())
+            if too_long(ev.author_id, self.max_author_id_bytes):
+                continue
+            log = self._authors.get(ev.author_id)
+            if log is None:
+                log = self._authors[ev.author_id] = _AuthorLog()
+                while len(self._authors) > self.max_authors:
+                    _, evicted = self._authors.popitem(last=False)
+                    self._live_events -= len(evicted.events)
+            self._authors.move_to_end(ev.author_id)
             if ev.post_key in log.clauses:
                 continue
             log.add(ev.at, ev.post_key, ev.clauses)
+            self._live_events += 1
             self._expiry.append((ev.at, ev.author_id))
             while len(log.events) > self.max_events:
                 log.drop_oldest()
+                self._live_events -= 1
         self._expire(self.clock())
+        if len(self._expiry) > 2 * self._live_events + 1_024:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild the expiry deque from the live logs: entries of evicted authors and of events
+        dropped by `max_events` would otherwise keep their author ids alive until they expire."""
+        live = sorted((at, author) for author, log in self._authors.items() for at, _ in log.events)
+        self._expiry = deque(live)
 
     async def close(self) -> None:
         """Nothing to release; the counts stay (an app's lifespan may run again)."""
@@ -162,6 +208,7 @@ class MemoryAuthorHistory:
                 continue
             while log.events and log.events[0][0] <= cutoff:
                 log.drop_oldest()
+                self._live_events -= 1
             if not log.events:
                 del self._authors[author]
 
@@ -184,8 +231,10 @@ class RedisAuthorHistory:
         max_events: int = 1_000,
         windows: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        max_author_id_bytes: int = MAX_AUTHOR_ID_BYTES,
     ) -> None:
         self.client = client
+        self.max_author_id_bytes = max_author_id_bytes
         self.prefix = prefix
         self.retention_s = retention_s
         self.max_events = max_events
@@ -193,17 +242,27 @@ class RedisAuthorHistory:
         self.clock = clock
 
     @classmethod
-    def from_url(cls, url: str, prefix: str, retention_s: float, max_events: int = 1_000) -> RedisAuthorHistory:
-        return cls(aioredis.Redis.from_url(url), prefix, retention_s, max_events)
+    def from_url(
+        cls,
+        url: str,
+        prefix: str,
+        retention_s: float,
+        max_events: int = 1_000,
+        max_author_id_bytes: int = MAX_AUTHOR_ID_BYTES,
+    ) -> RedisAuthorHistory:
+        client = aioredis.Redis.from_url(url)
+        return cls(client, prefix, retention_s, max_events, max_author_id_bytes=max_author_id_bytes)
 
     def _keys(self, author: str) -> tuple[str, str]:
         base = f"{self.prefix}author:{{{author}}}"  # hash tag: both keys on one cluster slot
         return f"{base}:strikes", f"{base}:violations"
 
     async def snapshot(self, author_ids: Collection[str]) -> dict[str, dict[str, Any]]:
-        authors = list(author_ids)
+        refused = {a: _refused(self.windows, self.max_author_id_bytes) for a in author_ids
+                   if too_long(a, self.max_author_id_bytes)}
+        authors = [a for a in author_ids if a not in refused]
         if not authors:
-            return {}
+            return refused
         now = self.clock()
         cutoff = f"({now - self.retention_s}"
         pipe = self.client.pipeline(transaction=False)
@@ -224,9 +283,10 @@ class RedisAuthorHistory:
                 per_clause[key] = per_clause.get(key, 0) + 1
             windows = {name: int(n) for name, n in zip(self.windows, chunk[1:-1], strict=True)}
             out[author] = _shape(int(chunk[0]), windows, per_clause)
-        return out
+        return {**out, **refused}
 
     async def record(self, events: Sequence[ViolationEvent]) -> None:
+        events = [ev for ev in events if not too_long(ev.author_id, self.max_author_id_bytes)]
         if not events:
             return
         cutoff = f"({self.clock() - self.retention_s}"

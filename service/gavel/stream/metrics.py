@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class StageMetrics:
@@ -10,12 +10,16 @@ class StageMetrics:
         self.registry = registry or CollectorRegistry()
         self.store_records = Counter(
             "gavel_store_records_total",
-            "Verdict records by outcome (written, dropped)",
+            "Verdict records by outcome (written, dead_lettered, dropped)",
             ["outcome"],
             registry=self.registry,
         )
         self.store_failures = Counter(
             "gavel_store_failures_total", "Failed verdict store writes", registry=self.registry
+        )
+        self.store_spooled = Gauge(
+            "gavel_store_spooled_records", "Verdict records in the local spool, not yet in the store",
+            registry=self.registry,
         )
         self.history_failures = Counter(
             "gavel_history_failures_total",

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -32,6 +32,8 @@ from gavel.engine.results import EvaluationResult
 from gavel.review.service import QueueHook, Review, build_review
 from gavel.runtime import Runtime
 from gavel.settings import Settings
+from gavel.store.recorder import Decided, VerdictRecorder, build_recorder
+from gavel.store.sql import SqlVerdictStore
 from gavel.stream.history import (
     AuthorHistory,
     MemoryAuthorHistory,
@@ -42,8 +44,6 @@ from gavel.stream.history import (
     violations_of,
 )
 from gavel.stream.metrics import StageMetrics
-from gavel.stream.recorder import Decided, VerdictRecorder
-from gavel.stream.verdict_store import StoreText, VerdictStore, open_store
 
 log = logging.getLogger("gavel.stages")
 
@@ -52,7 +52,7 @@ log = logging.getLogger("gavel.stages")
 class StreamStages:
     metrics: StageMetrics
     history: AuthorHistory | None = None
-    store: VerdictStore | None = None
+    store: SqlVerdictStore | None = None
     recorder: VerdictRecorder | None = None
     review: Review | None = None  # the review queue, fed by the recorder (gavel.review)
 
@@ -68,13 +68,19 @@ class StreamStages:
 def build_history(settings: Settings) -> AuthorHistory | None:
     backend = settings.history_backend
     if backend == "memory":
-        return MemoryAuthorHistory(settings.history_retention_s, settings.history_max_events)
+        return MemoryAuthorHistory(
+            settings.history_retention_s,
+            settings.history_max_events,
+            max_authors=settings.history_max_authors,
+            max_author_id_bytes=settings.max_author_id_bytes,
+        )
     if backend == "redis":
         return RedisAuthorHistory.from_url(
             settings.redis_url,
             settings.history_prefix,
             settings.history_retention_s,
             settings.history_max_events,
+            settings.max_author_id_bytes,
         )
     if backend in ("", "none"):
         return None
@@ -83,22 +89,10 @@ def build_history(settings: Settings) -> AuthorHistory | None:
 
 def build_stages(settings: Settings, registry: CollectorRegistry | None = None) -> StreamStages:
     metrics = StageMetrics(registry)
-    if settings.store_text not in ("hash", "text", "none"):
-        raise ValueError(f"store_text must be hash, text or none, not {settings.store_text!r}")
-    store = open_store(settings.store_url) if settings.store_url else None
-    review = build_review(settings) if store is not None else None
-    recorder = (
-        VerdictRecorder(
-            store,
-            metrics,
-            cast(StoreText, settings.store_text),
-            settings.store_batch,
-            settings.store_queue_size,
-            on_written=QueueHook(review) if review is not None and settings.review_enabled else None,
-        )
-        if store is not None
-        else None
-    )
+    review = build_review(settings) if settings.store_url else None
+    hook = QueueHook(review) if review is not None and settings.review_enabled else None
+    recorder = build_recorder(settings, metrics, on_recorded=hook)
+    store = recorder.store if recorder is not None else None
     return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder, review=review)
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gavel.api.deps import MetricsDep, RuntimeDep
+from gavel.api.routes.verdicts import store_readiness
 
 router = APIRouter(tags=["health"])
 
@@ -23,15 +24,19 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     pset = runtime.registry.current
     missing = runtime.models_missing()
     loaded = [{"name": n, "version": v} for n, v in runtime.hub.info()] if runtime.hub is not None else []
-    ready = bool(pset.policies) and not missing
+    store, store_ok = store_readiness(runtime)
+    ready = bool(pset.policies) and not missing and store_ok
+    degraded = ready and store is not None and store["state"] == "unavailable"
     body: dict[str, Any] = {
-        "status": "ready" if ready else "not_ready",
+        "status": "degraded" if degraded else "ready" if ready else "not_ready",
         "policies": {pid: p.version for pid, p in pset.policies.items()},
         "policy_generation": pset.generation,
         "models": loaded,
         "models_missing": missing,
         "last_reload_errors": runtime.registry.last_errors,
     }
+    if store is not None:
+        body["store"] = store
     return JSONResponse(status_code=200 if ready else 503, content=body)
 
 

@@ -19,16 +19,10 @@ from gavel.api.schemas import ErrorBody
 from gavel.auth.deps import AUTH_RESPONSES, ViewerDep
 from gavel.engine.results import Action, Verdict
 from gavel.runtime import Runtime
+from gavel.store.engine import StoreError
+from gavel.store.records import BUCKETS, StoredDecision, VerdictQuery, decode_cursor, encode_cursor
+from gavel.store.sql import SqlVerdictStore
 from gavel.stream.stateful import stages_of
-from gavel.stream.verdict_store import (
-    BUCKETS,
-    StoredDecision,
-    StoreError,
-    VerdictQuery,
-    VerdictStore,
-    decode_cursor,
-    encode_cursor,
-)
 
 router = APIRouter(tags=["verdicts"])
 
@@ -70,7 +64,7 @@ class StatsAnswer(BaseModel):
     actions: list[ActionCount] = Field(description="decisions per time bucket and action")
 
 
-def _store(runtime: Runtime) -> VerdictStore | None:
+def _store(runtime: Runtime) -> SqlVerdictStore | None:
     stages = stages_of(runtime)
     return stages.store if stages is not None else None
 
@@ -80,7 +74,46 @@ def _disabled() -> Response:
 
 
 def _unavailable(exc: StoreError) -> Response:
+    # str(exc) is Gavel's own sentence: the driver's message (host, port, user) stays in the log
     return error_response(503, "store_unavailable", str(exc), headers={"Retry-After": "1"})
+
+
+def _unknown_clause(runtime: Runtime, policy: str | None, clause: str | None) -> Response | None:
+    """A clause no loaded policy (or not the given policy) has is a typo, not an empty answer."""
+    if clause is None:
+        return None
+    policies = runtime.registry.current.policies
+    scope = [policies[policy]] if policy in policies else [] if policy is not None else list(policies.values())
+    known = sorted({c.id for p in scope for c in p.clauses})
+    if clause in known:
+        return None
+    where = f"policy '{policy}'" if policy is not None else "the loaded policies"
+    return error_response(
+        422,
+        "invalid_request",
+        "the request does not match the schema",
+        [("clause", f"'{clause}' is not a clause of {where}; known: {', '.join(known) or 'none'}")],
+    )
+
+
+def store_readiness(runtime: Runtime) -> tuple[dict[str, object] | None, bool]:
+    """The store's part of /readyz, and whether it keeps the process from being ready (only when
+    GAVEL_STORE_REQUIRED: otherwise a store outage makes the process degraded, records spooled)."""
+    stages = stages_of(runtime)
+    store = stages.store if stages is not None else None
+    if store is None or stages is None:
+        return None, True
+    recorder = stages.recorder
+    spool = recorder.spool if recorder is not None else None
+    part: dict[str, object] = {
+        "state": store.state,  # unknown (not yet connected), ok, unavailable
+        "required": runtime.settings.store_required,
+        "spooled": len(spool) if spool is not None else None,
+    }
+    if store.state == "unavailable":
+        part["reason"] = "the verdict store is unreachable"  # the driver's reason is in the log and metrics
+    ok = store.state != "unavailable" or not runtime.settings.store_required
+    return part, ok
 
 
 def _nul(**values: str | None) -> Response | None:
@@ -94,7 +127,10 @@ async def list_verdicts(
     _: ViewerDep,
     runtime: RuntimeDep,
     policy: Text = None,
-    clause: Text = None,
+    clause: Annotated[
+        str | None,
+        Query(max_length=256, description="records where this clause's verdict is `verdict` (default: not allow)"),
+    ] = None,
     verdict: Verdict | None = None,
     author: Text = None,
     id: Text = None,
@@ -107,7 +143,7 @@ async def list_verdicts(
     store = _store(runtime)
     if store is None:
         return _disabled()
-    refused = _nul(policy=policy, clause=clause, author=author, id=id)
+    refused = _nul(policy=policy, clause=clause, author=author, id=id) or _unknown_clause(runtime, policy, clause)
     if refused is not None:
         return refused
     before = None
@@ -174,7 +210,7 @@ async def stats(
     store = _store(runtime)
     if store is None:
         return _disabled()
-    refused = _nul(policy=policy, clause=clause)
+    refused = _nul(policy=policy, clause=clause) or _unknown_clause(runtime, policy, clause)
     if refused is not None:
         return refused
     until = until or datetime.now(UTC)

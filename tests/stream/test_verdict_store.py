@@ -176,7 +176,7 @@ def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime) -> None:
         for i, (pid, text, author) in enumerate(POSTS):
             ctx = {"author_id": author} if author else {}
             assert client.post("/evaluate", json={"id": pid, "text": text, "context": ctx}).status_code == 200, i
-        stages = app.state.runtime.extras["stages"]
+        stages = app.state.runtime.stages
         asyncio.run(stages.recorder.flush())
 
         page = client.get("/verdicts", params={"clause": "threats", "verdict": "violates", "limit": 1}).json()

@@ -9,14 +9,13 @@ from fastapi import FastAPI, Request, Response
 
 from gavel import __version__
 from gavel.api.errors import install_error_handlers
-from gavel.api.limits import BodySizeLimit
+from gavel.api.limits import BodyLimits
 from gavel.api.logging import RequestLog
 from gavel.api.metrics import Metrics
 from gavel.api.routes import admin, evaluate, health, policies, stream, verdicts
 from gavel.ops.reload import PolicyReloader
-from gavel.runtime import Runtime, build_runtime
+from gavel.runtime import Runtime, build_runtime, open_runtime, with_stages
 from gavel.settings import Settings
-from gavel.stream.stateful import build_stages, with_stages
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -29,30 +28,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         metrics.reloads.labels("ok" if getattr(report, "ok", False) else "failed").inc()
 
     reloader = PolicyReloader(runtime.registry, on_reload)
-    # author history and the verdict store wrap the evaluator; the caller's runtime is left alone
-    stages = build_stages(settings, metrics.registry)
-    runtime = with_stages(runtime, stages, source="http")
-    set_observer = getattr(runtime.hub, "set_observer", None)
-    if set_observer is not None:
-        set_observer(metrics.observe_model_batch)
+    # author history and the verdict store wrap the evaluator; the caller's runtime is left alone.
+    # Wired here, not in the lifespan: the app answers (tests drive it) before any lifespan runs.
+    runtime = with_stages(runtime, source="http", metrics_registry=metrics.registry)
+    if runtime.hub is not None:
+        runtime.hub.set_observer(metrics.observe_model_batch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        hub = runtime.hub
-        start = getattr(hub, "start", None)
-        if start is not None:
-            await start()
-        reloader.install_sighup()
-        if settings.watch_policies:
-            reloader.start_watching(runtime.registry.policy_dir)
-        try:
-            yield
-        finally:
-            await reloader.stop()
-            close = getattr(hub, "close", None)
-            if close is not None:
-                await close()
-            await stages.close()  # drains the verdict recorder
+        async with open_runtime(settings, source="http", runtime=runtime):  # models start; stages drain
+            reloader.install_sighup()
+            if settings.watch_policies:
+                reloader.start_watching(runtime.registry.policy_dir)
+            try:
+                yield
+            finally:
+                await reloader.stop()
 
     app = FastAPI(
         title="Gavel",
@@ -75,7 +66,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(stream.router)
     app.include_router(verdicts.router)
     app.include_router(admin.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        idle_timeout_s=settings.stream_idle_timeout_s,
+    )
     # outermost, so that 413s from the body cap are counted and carry a request id too
     app.add_middleware(RequestLog, metrics=metrics)
     return app

@@ -18,7 +18,6 @@ from gavel.api.errors import error_response
 from gavel.api.schemas import ErrorBody
 from gavel.engine.results import Action, Verdict
 from gavel.runtime import Runtime
-from gavel.stream.stateful import stages_of
 from gavel.stream.verdict_store import (
     BUCKETS,
     StoredDecision,
@@ -69,8 +68,7 @@ class StatsAnswer(BaseModel):
 
 
 def _store(runtime: Runtime) -> VerdictStore | None:
-    stages = stages_of(runtime)
-    return stages.store if stages is not None else None
+    return runtime.stages.store if runtime.stages is not None else None
 
 
 def _disabled() -> Response:

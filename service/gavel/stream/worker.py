@@ -97,6 +97,11 @@ class WorkerMetrics:
             "Failed attempts to (re)connect to Redis",
             registry=self.registry,
         )
+        self.redis_disconnects = Counter(
+            "gavel_worker_redis_disconnects_total",
+            "Redis connections lost while connected",
+            registry=self.registry,
+        )
         self.redis_connected = Gauge(
             "gavel_worker_redis_connected", "1 while the worker is connected to Redis", registry=self.registry
         )
@@ -195,6 +200,7 @@ class StreamWorker:
 
     def _lost(self, exc: BaseException) -> None:
         if self.connected:
+            self.metrics.redis_disconnects.inc()
             log.warning("lost the Redis connection: %s: %s", type(exc).__name__, exc)
         self.connected, self.disconnect_reason = False, f"{type(exc).__name__}: {exc}"
         self.metrics.redis_connected.set(0)

@@ -70,28 +70,31 @@ def serve(
     if models is not None:
         os.environ["GAVEL_MODELS"] = models
     try:
-        if workers > 1:
-            uvicorn.run(
-                "gavel.api.app:create_app_from_env",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="warning",
-                access_log=False,
-            )
-            return
-        from gavel.api.app import create_app
+        settings = Settings()
+        # Idle keep-alive connections are closed after keep_alive_timeout_s; bodies that stop
+        # arriving are cut off by the app (GAVEL_BODY_TIMEOUT_S). log_config=None: uvicorn logs
+        # through Gavel's handler (JSON, no colours).
+        server_options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "access_log": False,
+            "log_config": None,
+            "timeout_keep_alive": settings.keep_alive_timeout_s,
+        }
         from gavel.ops.logging import configure_logging
 
-        settings = Settings()
         configure_logging(settings.log_level, settings.log_json)
+        if workers > 1:
+            uvicorn.run("gavel.api.app:create_app_from_env", factory=True, workers=workers, **server_options)
+            return
+        from gavel.api.app import create_app
+
         application = create_app(settings)
     except PolicyError as exc:
         raise _fail(f"gavel: cannot start, the policies have errors:\n{exc}", 1) from exc
     except ValueError as exc:  # settings refused (admin enabled without a key, ...)
         raise _fail(f"gavel: cannot start: {exc}", 1) from exc
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False, log_config=None)
+    uvicorn.run(application, **server_options)
 
 
 _COLOURS = {Verdict.VIOLATES: "red", Verdict.NEEDS_REVIEW: "yellow", Verdict.NO_VIOLATION: "green"}

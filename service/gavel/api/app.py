@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from gavel import __version__
+from gavel.api.docs import install_docs
 from gavel.api.errors import install_error_handlers
 from gavel.api.limits import BodyLimits
 from gavel.api.logging import RequestLog
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Content-moderation policy evaluator: per-clause verdicts with evidence spans.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the swagger-ui-bundle package: /docs works offline
     )
+    install_docs(app)
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.reloader = reloader
@@ -65,7 +68,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(verdicts.router)
-    app.include_router(admin.router)
+    # absent from the OpenAPI schema (and /docs) when disabled; still answering 404 with a reason
+    app.include_router(admin.router, include_in_schema=settings.admin_enabled)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,

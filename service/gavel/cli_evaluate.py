@@ -129,15 +129,27 @@ async def _ndjson(file: Path, limits: Limits) -> AsyncIterator[ParsedLine]:
 def _csv(fh: TextIO, limits: Limits) -> Iterator[ParsedLine]:
     reader = csv.DictReader(fh)
     if reader.fieldnames is None or "text" not in reader.fieldnames:
-        yield ParsedLine(1, error=LineError(1, "invalid_request", "the CSV has no 'text' column",
-                                            [("text", "required column is missing")]))
+        yield ParsedLine(
+            1,
+            error=LineError(
+                1, "invalid_request", "the CSV has no 'text' column", [("text", "required column is missing")]
+            ),
+        )
         return
     for n, row in enumerate(reader, start=1):
         line = reader.line_num  # where the row ends, counting the header: what an editor shows
         text = row.get("text")
         if not text:
-            yield ParsedLine(line, error=LineError(line, "invalid_request", "the row has no text",
-                                                   [("text", "required field is missing")], row.get("id")))
+            yield ParsedLine(
+                line,
+                error=LineError(
+                    line,
+                    "invalid_request",
+                    "the row has no text",
+                    [("text", "required field is missing")],
+                    row.get("id"),
+                ),
+            )
             continue
         yield item_line(line, text, row.get("id") or str(n), None, limits)
 

@@ -17,8 +17,9 @@ _REQUEST_PARTS = ("body", "query", "path", "header")
 def problem_message(err: Mapping[str, Any]) -> str:
     """The human problem of one pydantic error (its `loc` says where)."""
     kind = err.get("type", "")
+    loc = err.get("loc", ())
     if kind == "extra_forbidden":
-        return "unknown field"
+        return f"unknown field '{loc[-1]}'" if loc else "unknown field"
     if kind == "missing":
         return "required field is missing"
     return str(err.get("msg", "invalid value")).removeprefix("Value error, ")

@@ -88,9 +88,7 @@ def build_runtime(settings: Settings, hub: ModelHub | None = None, load_models: 
     if hub is None and load_models:
         hub = build_hub(settings, needed_models(registry))
         if hub is not None:
-            registry = PolicyRegistry(
-                settings.policy_dir, hub, settings.max_policy_bytes, settings.max_lexicon_terms
-            )
+            registry = PolicyRegistry(settings.policy_dir, hub, settings.max_policy_bytes, settings.max_lexicon_terms)
             registry.load()
     evaluator = Evaluator(registry, hub, settings.max_text_chars)
     return Runtime(settings, hub, registry, evaluator)

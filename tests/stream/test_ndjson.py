@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gavel.api.app import create_app
-from gavel.runtime import Runtime
 from gavel.intake import Limits
+from gavel.runtime import Runtime
 from gavel.stream.ndjson import NdjsonEvaluation, parse_line, split_lines
 
 

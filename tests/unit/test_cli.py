@@ -6,8 +6,8 @@ import fcntl
 import json
 import os
 import pty
-import struct
 import shutil
+import struct
 import subprocess
 import sys
 import termios

@@ -52,9 +52,7 @@ async def serve_worker(
     """Run until `stop` (or SIGTERM/SIGINT). `on_ready(worker, http)` is called once all is up."""
     consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
     registry = CollectorRegistry()
-    async with open_runtime(
-        settings, source="worker", runtime=runtime, metrics_registry=registry, paced=True
-    ) as rt:
+    async with open_runtime(settings, source="worker", runtime=runtime, metrics_registry=registry, paced=True) as rt:
         assert rt.stages is not None
         rt.pipeline.select(policies)  # a worker started with an unknown policy fails now, not per entry
         config = WorkerConfig.from_settings(settings, consumer, policies)

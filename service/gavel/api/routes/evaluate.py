@@ -8,7 +8,13 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from gavel.api.deps import EvaluatorDep, LimitsDep, MetricsDep, SettingsDep
-from gavel.api.schemas import BATCH_RESPONSE_EXAMPLE, EVALUATE_RESPONSE_EXAMPLE, BatchRequest, ErrorBody, EvaluateRequest
+from gavel.api.schemas import (
+    BATCH_RESPONSE_EXAMPLE,
+    EVALUATE_RESPONSE_EXAMPLE,
+    BatchRequest,
+    ErrorBody,
+    EvaluateRequest,
+)
 from gavel.engine.results import EvaluationResult
 from gavel.intake import check_answer, check_batch, encode_answer, validate_item
 from gavel.settings import Settings

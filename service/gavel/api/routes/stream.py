@@ -33,8 +33,9 @@ _DOC = """One JSON object per line, the fields of a /evaluate/batch item:
 in input order, as soon as it is ready: the /evaluate answer, or for a bad line
 `{"line": n, "id", "error", "message", "problems": [{"field", "problem"}]}`;
 the stream goes on after a bad line. Lines are limited to `max_stream_line_bytes`; the body as a
-whole is not, but a body that stops arriving for `stream_idle_timeout_s` ends the stream. Send and read at the same time (the server stops reading when its answers are not
-read)."""
+whole is not, but a body that stops arriving for `stream_idle_timeout_s` ends the stream (a
+`stream_error` line). Send and read at the same time (the server stops reading when its answers
+are not read)."""
 
 
 @router.post(

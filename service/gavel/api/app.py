@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else Settings())
     admin.check_admin_settings(settings)
     runtime = runtime or build_runtime(settings)
+    if runtime.settings is not settings:  # the settings given win: stages, limits, timeouts all follow them
+        runtime = dataclasses.replace(runtime, settings=settings)
     metrics = Metrics()
 
     def on_reload(report: object, trigger: str) -> None:

@@ -159,3 +159,7 @@ def worker_command(
     except OSError as exc:  # the HTTP port is taken, say
         typer.echo(f"gavel worker: cannot start: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+if __name__ == "__main__":
+    typer.run(worker_command)

@@ -67,9 +67,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     GAVEL_DETOXIFY_CHECKPOINT=${DETOXIFY_CHECKPOINT:+/opt/gavel/weights/detoxify.ckpt} \
     GAVEL_DETOXIFY_CONFIG_DIR=${DETOXIFY_CONFIG_DIR:+/opt/gavel/weights/detoxify-config}
 USER 10001:10001
-EXPOSE 8000
-# /healthz of `gavel serve`; the worker (no HTTP) counts as healthy while PID 1 runs
+EXPOSE 8000 9000
+# /healthz of `gavel serve` (port 8000), or of `gavel worker`'s own endpoint (GAVEL_WORKER_HTTP_PORT,
+# 9000): the worker's answers 503 when its loop's heartbeat is stale
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request as u; a = open('/proc/1/cmdline', 'rb').read().split(b'\\0'); sys.exit(0 if b'serve' not in a else 0 if u.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request as u; a = open('/proc/1/cmdline', 'rb').read().split(b'\\0'); port = os.environ.get('GAVEL_WORKER_HTTP_PORT', '9000') if b'worker' in a else '8000'; sys.exit(0 if u.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status == 200 else 1)"]
 ENTRYPOINT ["gavel"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -95,7 +95,9 @@ def through_redis(args: argparse.Namespace, workers: int, paced_rate: float | No
         cmd = [
             sys.executable,
             "-m",
-            "gavel.stream.worker",
+            "gavel.stream.worker_main",
+            "--http-port",
+            "-1",  # several workers on one machine: no endpoint (it would be one port for all)
             "--redis",
             args.redis,
             "--input",

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +17,7 @@ from gavel.engine.cases import (
     load_case_file,
     replay,
 )
-from gavel.engine.evaluator import EvalItem, Evaluator
+from gavel.engine.evaluator import Evaluator
 from gavel.engine.loader import load_policy_file, policy_files
 from gavel.engine.results import EvaluationResult, Verdict
 from gavel.engine.schema import Policy
@@ -73,49 +70,31 @@ def serve(
     if models is not None:
         os.environ["GAVEL_MODELS"] = models
     try:
-        if workers > 1:
-            uvicorn.run(
-                "gavel.api.app:create_app_from_env",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="warning",
-                access_log=False,
-            )
-            return
-        from gavel.api.app import create_app
+        settings = Settings()
+        # Idle keep-alive connections are closed after keep_alive_timeout_s; bodies that stop
+        # arriving are cut off by the app (GAVEL_BODY_TIMEOUT_S). log_config=None: uvicorn logs
+        # through Gavel's handler (JSON, no colours).
+        server_options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "access_log": False,
+            "log_config": None,
+            "timeout_keep_alive": settings.keep_alive_timeout_s,
+        }
         from gavel.ops.logging import configure_logging
 
-        settings = Settings()
         configure_logging(settings.log_level, settings.log_json)
+        if workers > 1:
+            uvicorn.run("gavel.api.app:create_app_from_env", factory=True, workers=workers, **server_options)
+            return
+        from gavel.api.app import create_app
+
         application = create_app(settings)
     except PolicyError as exc:
         raise _fail(f"gavel: cannot start, the policies have errors:\n{exc}", 1) from exc
     except (ValueError, GavelError) as exc:  # settings refused, a required store unreachable, ...
         raise _fail(f"gavel: cannot start: {exc}", 1) from exc
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False, log_config=None)
-
-
-def _read_items(text: str | None, file: Path | None) -> Iterator[EvalItem]:
-    if file is not None:
-        if file.suffix == ".csv":
-            with file.open(newline="", encoding="utf-8") as fh:
-                for i, row in enumerate(csv.DictReader(fh)):
-                    yield EvalItem(row.get("text") or "", row.get("id") or str(i + 1))
-            return
-        with file.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh):
-                if line.strip():
-                    obj = json.loads(line)
-                    yield EvalItem(obj["text"], obj.get("id") or str(i + 1), obj.get("context") or {})
-        return
-    if text is not None and text != "-":
-        yield EvalItem(text, None)
-        return
-    for i, line in enumerate(sys.stdin):
-        if line.strip():
-            yield EvalItem(line.rstrip("\n"), str(i + 1))
+    uvicorn.run(application, **server_options)
 
 
 _COLOURS = {Verdict.VIOLATES: "red", Verdict.NEEDS_REVIEW: "yellow", Verdict.NO_VIOLATION: "green"}
@@ -169,7 +148,7 @@ def evaluate(
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="NDJSON ({id,text,context}) or CSV (id,text) file"),
+        typer.Option("--file", "-f", help="NDJSON ({id,text,context}), CSV (id,text) or text (a post per line)"),
     ] = None,
     policies: Annotated[str | None, typer.Option(help="comma-separated policy ids (default: all)")] = None,
     human: Annotated[
@@ -178,29 +157,22 @@ def evaluate(
     policy_dir: PolicyDirOpt = None,
     models: ModelsOpt = None,
 ) -> None:
-    """Evaluate posts and print one JSON answer per line (or a human view)."""
-    try:
-        runtime = build_runtime(_settings(policy_dir, models))
-    except GavelError as exc:
-        raise _fail(f"gavel: {exc}", 1) from exc
-    ids = [p.strip() for p in policies.split(",")] if policies else None
+    """Evaluate posts and print one JSON answer per line (or a human view).
 
-    async def run() -> None:
-        hub = runtime.hub
-        if hub is not None and hasattr(hub, "start"):
-            await hub.start()
-        try:
-            for item in _read_items(text, file):
-                result = await runtime.evaluator.evaluate(item.text, ids, item.context, item.id)
-                typer.echo(_human(result, item.text) if human else result.model_dump_json())
-        finally:
-            if hub is not None and hasattr(hub, "close"):
-                await hub.close()
+    Posts go through the same batched path as POST /evaluate/stream. A bad input line prints one
+    error line (with its line number) on stderr and the rest go on; a summary ends the run, and
+    the exit code is 1 if any line failed. A progress bar shows on a terminal, never when piped."""
+    from gavel.cli_evaluate import run_evaluate
 
+    ids = [p.strip() for p in policies.split(",") if p.strip()] if policies else None
     try:
-        asyncio.run(run())
+        failed = asyncio.run(run_evaluate(_settings(policy_dir, models), text, file, ids, human, _human))
     except GavelError as exc:
         raise _fail(f"gavel: {exc}", 2) from exc
+    except OSError as exc:
+        raise _fail(f"gavel: {exc}", 2) from exc
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -263,10 +235,7 @@ def _print_functionality_table(reports: list[ReplayReport]) -> None:
     width = max((len(k) for k in merged), default=13)
     typer.echo(f"\n| {'functionality'.ljust(width)} | cases | passed | accuracy |")
     typer.echo(f"|{'-' * (width + 2)}|------:|-------:|---------:|")
-    tot_ok = tot_n = 0
     for func, (ok, n) in sorted(merged.items()):
-        tot_ok += ok
-        tot_n += n
         typer.echo(f"| {func.ljust(width)} | {n:5d} | {ok:6d} | {100 * ok / n:7.1f}% |")
     cases = sum(len(r.outcomes) for r in reports)
     passed = sum(len(r.outcomes) - len(r.failed) for r in reports)
@@ -333,8 +302,8 @@ def init(
     typer.echo(f"next: gavel validate {written[0]} && gavel replay {written[1]} --models ''")
 
 
-# The stream worker: its options and body live beside it, in service/gavel/stream/worker.py.
-from gavel.stream.worker import worker_command  # noqa: E402
+# The stream worker: its options and body live beside it, in service/gavel/stream/worker_main.py.
+from gavel.stream.worker_main import worker_command  # noqa: E402
 
 app.command("worker")(worker_command)
 

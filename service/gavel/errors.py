@@ -47,11 +47,19 @@ class InvalidInputError(EvaluationError):
 
 
 class InputTooLargeError(EvaluationError):
-    def __init__(self, field: str, size: int, limit: int) -> None:
+    """Over a limit or a work budget (HTTP 413); `unit` says what `size` counts (characters, bytes...)."""
+
+    def __init__(self, field: str, size: int, limit: int, unit: str = "") -> None:
         self.field = field
         self.size = size
         self.limit = limit
-        super().__init__(f"{field}: {size} exceeds the limit of {limit}")
+        self.unit = unit
+        super().__init__(f"{field}: {self.problem}")
+
+    @property
+    def problem(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.size}{unit} is over the limit of {self.limit}"
 
 
 class ModelUnavailableError(GavelError):

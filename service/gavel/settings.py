@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     max_stream_line_bytes: int = 100_000
     max_context_keys: int = 256  # keys at every level together
     max_context_depth: int = 8
+    max_id_chars: int = 256  # an item's `id`
+    # --- work budget per request (413 naming the field past it) ----------------------------
+    max_batch_chars: int = 1_000_000  # text characters of a whole /evaluate/batch
+    max_evidence_per_clause: int = 5_000  # evidence items one clause of one post may answer
+    max_response_bytes: int = 16_000_000  # one /evaluate(/batch) answer, one stream line
+
+    # --- timeouts (seconds) -------------------------------------------------------------
+    body_timeout_s: float = 30.0  # a JSON body not complete by then: 408 (a short body never hangs)
+    stream_idle_timeout_s: float = 60.0  # /evaluate/stream: longest wait for the next chunk of the body
+    keep_alive_timeout_s: int = 5  # uvicorn: an idle connection is closed after this
 
     # --- language -----------------------------------------------------------------------
     lang_detect: bool = True  # detect each post's language (py3langid, shipped in the wheel)
@@ -98,6 +108,12 @@ class Settings(BaseSettings):
     review_sample_remove: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0  # share of remove queued (quality checks)
     review_lease_s: Annotated[int, Field(ge=10)] = 600  # a claim expires; the item returns
     review_text_retention_s: Annotated[int, Field(ge=0)] = 30 * 86_400  # `gavel review purge`
+
+    # --- the worker process -------------------------------------------------------------
+    worker_http_host: str = "0.0.0.0"  # probes and Prometheus reach it from outside the pod
+    worker_http_port: int = 9000  # /metrics, /healthz, /readyz of `gavel worker`; 0: any free port; -1: none
+    worker_heartbeat_stale_s: float = 60.0  # /healthz answers 503 when the loop has not beaten for this long
+    redis_retry_max_s: float = 10.0  # longest wait between two reconnection attempts
 
     # --- ops ----------------------------------------------------------------------------
     admin_enabled: bool = False

@@ -121,7 +121,11 @@ def test_twenty_reloads_under_load(tmp_path: Path) -> None:
                 assert r.status_code == (200 if good else 422)
                 if good:
                     live.append((registry.current.loaded_at, f"v{n}"))
-                await asyncio.sleep(0.02)
+                # let each version serve a few answers before the next reload (a poll with a deadline)
+                target, deadline = len(statuses) + 4, time.monotonic() + 10
+                while len(statuses) < target:
+                    assert time.monotonic() < deadline, "the load stopped answering"
+                    await asyncio.sleep(0)
             stop.set()
             await asyncio.gather(*workers)
         return statuses, answers

@@ -41,7 +41,7 @@ class Console:
         assert r.status_code == 200, r.text
 
     def flush(self) -> None:
-        stages = self.client.app.state.runtime.extras["stages"]  # type: ignore[attr-defined]
+        stages = self.client.app.state.runtime.stages  # type: ignore[attr-defined]
         asyncio.run(stages.recorder.flush())
 
 
@@ -49,7 +49,7 @@ def open_console(runtime: Runtime, store_url: str, **overrides: object) -> Itera
     settings = runtime.settings.model_copy(update={"store_url": store_url, **overrides})
     app = create_app(settings, runtime)
     with TestClient(app) as client:
-        review = app.state.runtime.extras["stages"].review
+        review = app.state.runtime.stages.review
         keys = {}
         for name, role in (
             ("viewer", "viewer"),

@@ -48,7 +48,7 @@ def server(demo_runtime: Runtime, tmp_path: Path) -> Iterator[tuple[str, dict[st
     while not srv.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.05)
-    review = app.state.runtime.extras["stages"].review
+    review = app.state.runtime.stages.review
     keys = {name: review.keys.create(name, "reviewer")[1] for name in ("alice", "bob")}
     try:
         yield f"http://127.0.0.1:{port}", keys

@@ -201,7 +201,7 @@ def test_weights_stage_without_weights_and_with_a_typo(context: Path) -> None:
     assert typo.returncode != 0 and "not in weights/" in typo.stderr
 
 
-def test_healthcheck_probes_serve_and_spares_the_worker(tmp_path: Path) -> None:
+def test_healthcheck_probes_serve_and_the_worker_endpoint(tmp_path: Path) -> None:
     (check,) = [i["value"] for i in _parser().structure if i["instruction"] == "HEALTHCHECK"]
     argv = json.loads(check[check.index("CMD") + 3 :])
     assert argv[:2] == ["python", "-c"]
@@ -220,11 +220,13 @@ def test_healthcheck_probes_serve_and_spares_the_worker(tmp_path: Path) -> None:
         for cmdline, port, expected in (
             (b"gavel\0serve\0", server.server_port, 0),
             (b"gavel\0serve\0", _closed_port(), 1),
-            (b"gavel\0worker\0", _closed_port(), 0),
+            (b"gavel\0worker\0", server.server_port, 0),
+            (b"gavel\0worker\0", _closed_port(), 1),
         ):
             proc1 = tmp_path / "cmdline"
             proc1.write_bytes(cmdline)
-            code = argv[2].replace("/proc/1/cmdline", str(proc1)).replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+            code = argv[2].replace("/proc/1/cmdline", str(proc1)).replace("'8000'", f"'{port}'")
+            code = code.replace("'9000'", f"'{port}'")
             rc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30).returncode
             assert (rc != 0) == bool(expected), (cmdline, port, rc)
     finally:

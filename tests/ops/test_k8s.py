@@ -66,7 +66,12 @@ def test_deployments_are_hardened() -> None:
     api = deployments["gavel-api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert deployments["gavel-worker"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["worker"]
+    worker = deployments["gavel-worker"]["spec"]["template"]
+    assert worker["spec"]["containers"][0]["args"] == ["worker"]
+    probes = worker["spec"]["containers"][0]
+    assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert worker["metadata"]["annotations"]["prometheus.io/port"] == "9000"
 
 
 def test_policies_configmap_matches_the_policies() -> None:

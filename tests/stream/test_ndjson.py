@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gavel.api.app import create_app
+from gavel.intake import Limits
 from gavel.runtime import Runtime
-from gavel.stream.ndjson import NdjsonEvaluation, StreamLimits, parse_line, split_lines
+from gavel.stream.ndjson import NdjsonEvaluation, parse_line, split_lines
 
 
 async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
@@ -40,7 +41,7 @@ async def test_split_lines_whatever_the_chunking(lines: list[bytes]) -> None:
 
 
 def test_bad_lines_name_line_field_and_problem() -> None:
-    limits = StreamLimits(max_line_bytes=100, max_text_chars=5, max_context_keys=1)
+    limits = Limits(max_line_bytes=100, max_text_chars=5, max_context_keys=1)
     cases = {
         None: ("too_large", "line"),
         b"\xff\xfe": ("invalid_encoding", "line"),
@@ -50,7 +51,9 @@ def test_bad_lines_name_line_field_and_problem() -> None:
         b'{"text": "hi", "colour": "red"}': ("invalid_request", "colour"),
         b'{"text": 3}': ("invalid_request", "text"),
         b'{"text": "far too long"}': ("too_large", "text"),
-        b'{"text": "hi", "context": {"a": 1, "b": 2}}': ("too_large", "context"),
+        # the same error /evaluate answers (422 invalid_request), from the one validate_item
+        b'{"text": "hi", "context": {"a": 1, "b": 2}}': ("invalid_request", "context"),
+        b'{"text": "hi", "id": "' + b"i" * 300 + b'"}': ("invalid_request", "id"),
     }
     for raw, (error, field) in cases.items():
         parsed = parse_line(7, raw, limits)
@@ -140,7 +143,7 @@ async def test_100k_lines_in_bounded_memory(demo_runtime: Runtime) -> None:
         for start in range(0, n, 500):
             yield b"".join(bad if (start + i) % 1000 == 999 else line for i in range(500))
 
-    run = NdjsonEvaluation(demo_runtime.evaluator, None, StreamLimits())
+    run = NdjsonEvaluation(demo_runtime.evaluator, None, Limits())
     count = errors = window_bytes = 0
     peak = 0
     try:

@@ -157,7 +157,7 @@ def test_concurrent_posts_with_a_nul_keep_every_other_record(
             codes = list(pool.map(lambda b: client.post("/evaluate", json=b).status_code, bodies))
         assert all(c == 200 for i, c in enumerate(codes) if i not in bad), codes
         assert all(codes[i] in (200, 422) for i in bad)  # refused at the edge, or stored safely
-        stages = app.state.runtime.extras["stages"]
+        stages = app.state.runtime.stages
         assert stages.recorder is not None
         wait_for(lambda: stages.recorder.spool is not None and not len(stages.recorder.spool), "the spool to drain")
         client.headers["X-API-Key"] = stages.review.keys.create("dashboard", "viewer")[1]
@@ -197,7 +197,7 @@ def test_an_unreachable_store_costs_no_answer_and_no_secret(
     with TestClient(app) as client:
         for i in range(5):
             assert client.post("/evaluate", json={"id": f"q{i}", "text": "you idiot"}).status_code == 200
-        stages = app.state.runtime.extras["stages"]
+        stages = app.state.runtime.stages
         wait_for(lambda: stages.store.state == "unavailable", "the store to be seen down")
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "degraded"
@@ -236,7 +236,7 @@ def test_records_written_during_an_outage_reach_the_store_when_it_returns(
 
     app = create_app(settings, demo_runtime)
     with TestClient(app) as client:
-        stages = app.state.runtime.extras["stages"]
+        stages = app.state.runtime.stages
         post(client, range(0, 10))
         wait_for(lambda: not len(stages.recorder.spool), "the first records to be written")
         proxy.down()
@@ -247,7 +247,7 @@ def test_records_written_during_an_outage_reach_the_store_when_it_returns(
     proxy.up()
     again = create_app(settings, demo_runtime)
     with TestClient(again) as client:
-        stages = again.state.runtime.extras["stages"]
+        stages = again.state.runtime.stages
         wait_for(lambda: not len(stages.recorder.spool), "the spool to drain after the outage")
         client.headers["X-API-Key"] = stages.review.keys.create("dashboard", "viewer")[1]
         ids = {r["id"] for r in client.get("/verdicts", params={"limit": 500}).json()["records"]}

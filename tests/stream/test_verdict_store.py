@@ -152,7 +152,7 @@ def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime, tmp_path: Pa
         for i, (pid, text, author) in enumerate(POSTS):
             ctx = {"author_id": author} if author else {}
             assert client.post("/evaluate", json={"id": pid, "text": text, "context": ctx}).status_code == 200, i
-        stages = app.state.runtime.extras["stages"]
+        stages = app.state.runtime.stages
         asyncio.run(stages.recorder.flush())
         assert client.get("/verdicts").status_code == 401  # reads need a key (gavel.auth)
         client.headers["X-API-Key"] = stages.review.keys.create("dashboard", "viewer")[1]
@@ -207,7 +207,7 @@ def test_records_keep_the_decisions_reasons(tmp_path: Path, demo_runtime: Runtim
             body = {"id": f"t{i}", "text": "you idiot", "context": {"author_id": "troll"}}
             answer = client.post("/evaluate", json=body).json()
         assert answer["decision"]["action"] == "remove" and answer["decision"]["reasons"]
-        assert asyncio.run(app.state.runtime.extras["stages"].recorder.flush())
+        assert asyncio.run(app.state.runtime.stages.recorder.flush())
         stored = client.get("/verdicts/t3").json()
         assert stored["reasons"] == answer["decision"]["reasons"]
         assert any("three recent strikes" in r for r in stored["reasons"])

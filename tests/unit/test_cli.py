@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import shutil
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -67,19 +74,88 @@ def test_evaluate_json_lines_and_human(tmp_path: Path) -> None:
     posts = tmp_path / "posts.ndjson"
     posts.write_text('{"id": "a", "text": "hello"}\n{"id": "b", "text": "Muslims are rats"}\n', encoding="utf-8")
     result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "", "--policies", "hateful_conduct"])
-    lines = [json.loads(x) for x in result.output.strip().splitlines()]
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in result.stdout.strip().splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"]
     assert [x["decision"]["action"] for x in lines] == ["allow", "remove"]
     csv_file = tmp_path / "posts.csv"
     csv_file.write_text("id,text\n1,hello\n2,Muslims are rats\n", encoding="utf-8")
     result = runner.invoke(app, ["evaluate", "-f", str(csv_file), "--models", "", "--policies", "hateful_conduct"])
-    assert [json.loads(x)["decision"]["action"] for x in result.output.strip().splitlines()] == ["allow", "remove"]
+    assert [json.loads(x)["decision"]["action"] for x in result.stdout.strip().splitlines()] == ["allow", "remove"]
 
 
 def test_evaluate_stdin() -> None:
     result = runner.invoke(app, ["evaluate", "--models", "", "--policies", "hateful_conduct"], input="one\ntwo\n")
     assert result.exit_code == 0
-    assert len(result.output.strip().splitlines()) == 2
+    assert [json.loads(x)["id"] for x in result.stdout.strip().splitlines()] == ["1", "2"]
+
+
+def test_evaluate_file_bad_lines_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.ndjson"
+    posts.write_text('{"id": "a", "text": "hello"}\n{broken\n\n{"id": "c"}\n{"text": "Muslims are rats"}\n'
+                     '{"id": "e", "text": "' + "x" * 20_000 + '"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "", "--policies", "hateful_conduct"])
+    assert result.exit_code == 1
+    answers = [json.loads(x) for x in result.stdout.strip().splitlines()]
+    assert [(a["id"], a["decision"]["action"]) for a in answers] == [("a", "allow"), ("5", "remove")]
+    errors = result.stderr.strip().splitlines()
+    assert errors[0].startswith("line 2: invalid_json")
+    assert errors[1].startswith("line 4: invalid_request") and "text: required field is missing" in errors[1]
+    assert errors[2].startswith("line 6: too_large") and "20000 characters" in errors[2]
+    assert errors[-1] == "gavel: 2 evaluated, 3 failed"
+    assert "Traceback" not in result.output
+    csv_file = tmp_path / "posts.csv"
+    csv_file.write_text("id,text\n1,hello\n2,\n", encoding="utf-8")
+    bad_csv = runner.invoke(app, ["evaluate", "-f", str(csv_file), "--models", "", "--policies", "hateful_conduct"])
+    assert bad_csv.exit_code == 1 and "line 3: invalid_request" in bad_csv.stderr
+
+
+def _run_with_stderr(args: list[str], tty: bool) -> tuple[int, bytes, bytes]:
+    """Run the CLI as a user would, stderr on a terminal (a pty) or on a pipe."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "service")}
+    cmd = [sys.executable, "-m", "gavel.cli", *args]
+    if not tty:
+        out = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
+        return out.returncode, out.stdout, out.stderr
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=follower, env=env)
+    os.close(follower)
+    stdout, _ = proc.communicate(timeout=120)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(leader)
+    return proc.returncode, stdout, err
+
+
+def test_progress_bar_on_a_terminal_and_none_when_piped(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.ndjson"
+    posts.write_text("".join(json.dumps({"text": f"post {i}"}) + "\n" for i in range(300)), encoding="utf-8")
+    args = ["evaluate", "-f", str(posts), "--models", "", "--policies", "hateful_conduct"]
+    code, out, err = _run_with_stderr(args, tty=True)
+    assert code == 0 and len(out.splitlines()) == 300
+    assert b"300/300" in err and b"post/s" in err
+    code, out, err = _run_with_stderr(args, tty=False)
+    assert code == 0 and len(out.splitlines()) == 300
+    assert err.decode().strip() == "gavel: 300 evaluated, 0 failed"  # no bar, no escape codes
+
+
+def test_only_the_models_the_policies_need_are_loaded(tmp_path: Path) -> None:
+    from gavel.runtime import build_runtime
+    from gavel.settings import Settings
+
+    shutil.copy(ROOT / "policies" / "hateful_conduct.yaml", tmp_path)
+    runtime = build_runtime(Settings(policy_dir=tmp_path, models="profanity,minilm"))
+    assert runtime.hub is None and runtime.models_missing() == {}  # the policy needs none: none loaded
+    result = runner.invoke(app, ["evaluate", "hello there", "--models", "", "--policy-dir", str(tmp_path)])
+    assert result.exit_code == 0 and json.loads(result.stdout)["decision"]["action"] == "allow"
 
 
 def test_schema() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gavel.api.metrics import Metrics
-from gavel.engine.evaluator import Evaluator
+from gavel.intake import Evaluates, Limits
 from gavel.runtime import Runtime
 from gavel.settings import Settings
 
@@ -20,9 +20,14 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def get_evaluator(request: Request) -> Evaluator:
+async def get_evaluator(request: Request) -> Evaluates:
     runtime: Runtime = request.app.state.runtime
-    return runtime.evaluator
+    return runtime.pipeline
+
+
+async def get_limits(request: Request) -> Limits:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.limits
 
 
 async def get_settings(request: Request) -> Settings:
@@ -36,6 +41,7 @@ async def get_metrics(request: Request) -> Metrics:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-EvaluatorDep = Annotated[Evaluator, Depends(get_evaluator)]
+EvaluatorDep = Annotated[Evaluates, Depends(get_evaluator)]
+LimitsDep = Annotated[Limits, Depends(get_limits)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -12,17 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gavel.engine.yaml_source import format_loc
-from gavel.errors import (
-    EvaluationError,
-    GavelError,
-    InputTooLargeError,
-    InvalidInputError,
-    ModelUnavailableError,
-    OverloadedError,
-    PolicyError,
-    UnknownPolicyError,
-)
+from gavel.errors import GavelError, OverloadedError
+from gavel.intake import error_body
+from gavel.problems import pydantic_problems
 
 log = logging.getLogger("gavel.api")
 
@@ -42,58 +34,10 @@ def error_response(
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
-def _field(loc: Sequence[Any]) -> str:
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    return format_loc(parts) or "body"
-
-
-def validation_problems(errors: Sequence[Any]) -> list[tuple[str, str]]:
-    problems = []
-    for err in errors:
-        kind = err.get("type", "")
-        msg = str(err.get("msg", "invalid"))
-        if kind == "extra_forbidden":
-            msg = "unknown field"
-        elif kind == "missing":
-            msg = "required field is missing"
-        problems.append((_field(err.get("loc", ())), msg))
-    return problems
-
-
 def gavel_error_response(exc: GavelError) -> JSONResponse:
-    if isinstance(exc, UnknownPolicyError):
-        return error_response(
-            422,
-            "unknown_policy",
-            str(exc),
-            [("policies", f"unknown policy id '{p}'") for p in exc.policy_ids],
-        )
-    if isinstance(exc, InputTooLargeError):
-        return error_response(
-            413,
-            "too_large",
-            str(exc),
-            [(exc.field, f"{exc.size} is over the limit of {exc.limit}")],
-        )
-    if isinstance(exc, InvalidInputError):
-        return error_response(422, "invalid_request", str(exc), [(exc.field, exc.problem)])
-    if isinstance(exc, OverloadedError):
-        return error_response(
-            503,
-            "overloaded",
-            str(exc) or "model queue is full; retry later",
-            headers={"Retry-After": "1"},
-        )
-    if isinstance(exc, ModelUnavailableError):
-        return error_response(503, "model_unavailable", str(exc), [("model", exc.reason)])
-    if isinstance(exc, PolicyError):
-        problems = getattr(exc, "problems", [str(exc)])
-        return error_response(422, "policy_error", "policy problems", [("policy", p) for p in problems])
-    if isinstance(exc, EvaluationError):
-        return error_response(422, "evaluation_error", str(exc))
-    return error_response(400, "bad_request", str(exc))
+    status, body = error_body(exc)
+    headers = {"Retry-After": "1"} if isinstance(exc, OverloadedError) else None
+    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -112,7 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
             422,
             "invalid_request",
             "the request does not match the schema",
-            validation_problems(errors),
+            pydantic_problems(errors),
         )
 
     @app.exception_handler(GavelError)

@@ -17,7 +17,6 @@ from gavel.api.schemas import ErrorBody
 from gavel.auth.keys import Identity, Role
 from gavel.review.service import Review
 from gavel.runtime import Runtime
-from gavel.stream.stateful import stages_of
 
 
 class AuthDenied(Exception):
@@ -37,7 +36,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def review_of(request: Request) -> Review | None:
     runtime: Runtime = request.app.state.runtime
-    stages = stages_of(runtime)
+    stages = runtime.stages
     return stages.review if stages is not None else None
 
 

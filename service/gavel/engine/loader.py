@@ -21,6 +21,7 @@ from gavel.engine.schema import (
 )
 from gavel.engine.yaml_source import YamlDocument, load_yaml, load_yaml_file
 from gavel.errors import PolicyValidationError
+from gavel.problems import problem_message
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,17 +73,6 @@ def _at(data: Any, loc: Sequence[str | int]) -> Any:
     return cur
 
 
-def _message(err: Any) -> str:
-    kind = err.get("type", "")
-    loc = err.get("loc", ())
-    if kind == "extra_forbidden":
-        return f"unknown field '{loc[-1]}'" if loc else "unknown field"
-    if kind == "missing":
-        return "required field is missing"
-    msg = str(err.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
-
-
 def validate_document(doc: YamlDocument, model: type[M]) -> M:
     """Validate YAML data against a pydantic model; raise with one file:line:col line per problem."""
     try:
@@ -94,7 +84,7 @@ def validate_document(doc: YamlDocument, model: type[M]) -> M:
             loc = _clean_loc(doc.data, err["loc"])
             if "str" in err["loc"] and isinstance(_at(doc.data, loc), dict):
                 continue  # the plain-string branch of `str | Model`: the Model branch says what's wrong
-            line = doc.error_line(loc, _message(err))
+            line = doc.error_line(loc, problem_message(err))
             if line not in seen:
                 seen.add(line)
                 problems.append(line)

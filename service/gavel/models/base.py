@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -52,7 +52,16 @@ class EmbeddingBackend(Protocol):
 
 
 class ModelHub(Protocol):
-    """What the evaluator needs from the models: async, batched behind the scenes."""
+    """What the evaluator needs from the models: async, batched behind the scenes.
+
+    `start`/`close` bracket its use inside an event loop (the runtime calls them);
+    `set_observer` receives (model, batch size, queue wait in seconds) per forward pass."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def set_observer(self, observer: Callable[[str, int, float], None]) -> None: ...
 
     def available(self, model: str) -> bool: ...
 

@@ -15,7 +15,6 @@ from gavel.review import insights
 from gavel.review.queue import ClauseJudgement
 from gavel.review.reads import ItemFilter
 from gavel.review.service import Review
-from gavel.stream.stateful import stages_of
 
 router = APIRouter(prefix="/review", tags=["review"])
 
@@ -157,7 +156,7 @@ async def author(
 ) -> dict[str, Any]:
     """An author's queued posts and decisions, strikes, and Gavel's own author history."""
     view = await asyncio.to_thread(insights.author_view, _review(request).engine, author_id)
-    stages = stages_of(request.app.state.runtime)
+    stages = request.app.state.runtime.stages
     history = stages.history if stages is not None else None
     view["history"] = None
     if history is not None:

@@ -6,7 +6,8 @@ limit is skipped to its newline, never buffered), parsed lines wait in a small q
 fills and reading stops: backpressure reaches the sender through TCP.
 
 A bad line answers an error object naming its line number, the field and the problem; the stream
-goes on. This module knows nothing of HTTP: the route hands it the body's chunks.
+goes on. This module knows nothing of HTTP: the route hands it the body's chunks, and
+`gavel evaluate -f` hands it the lines of a file (`answers`).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from gavel.engine.evaluator import EvalItem, Evaluator
-from gavel.engine.limits import context_problem
+from gavel.engine.evaluator import EvalItem
 from gavel.engine.results import EvaluationResult
 from gavel.errors import GavelError, OverloadedError
+from gavel.intake import Evaluates, Limits, check_answer, encode_answer, error_body, validate_item
+from gavel.ops.backoff import backoff
+from gavel.problems import pydantic_problems
 
 log = logging.getLogger("gavel.ndjson")
 
-_OVERLOAD_RETRIES = 6  # ~3 s of backoff before the lines of a batch answer "overloaded"
+_OVERLOAD_ATTEMPTS = 7  # ~3 s of backoff before the lines of a batch answer "overloaded"
 
 
 class StreamLine(BaseModel):
@@ -39,16 +42,6 @@ class StreamLine(BaseModel):
     text: Annotated[str, Field(min_length=1)]
     id: Annotated[str, StringConstraints(max_length=256)] | None = None
     context: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class StreamLimits:
-    max_line_bytes: int = 100_000
-    max_text_chars: int = 10_000
-    max_context_keys: int = 256
-    max_context_depth: int = 8
-    batch: int = 64
-    inflight: int = 2
 
 
 @dataclass
@@ -76,12 +69,14 @@ class ParsedLine:
     error: LineError | None = None
 
 
-# Maps an engine error to the body /evaluate would answer (the API passes its own mapping).
-ErrorBody = Callable[[GavelError], dict[str, Any]]
+@dataclass(frozen=True)
+class Answer:
+    """What one non-blank line answers: a result, or an error body (`line`, `id`, `error`...)."""
 
-
-def _default_error_body(exc: GavelError) -> dict[str, Any]:
-    return {"error": "evaluation_error", "message": str(exc), "problems": []}
+    line: int
+    result: EvaluationResult | None
+    error: dict[str, Any] | None
+    encoded: bytes  # the NDJSON line, newline included
 
 
 # --- lines ------------------------------------------------------------------------------------
@@ -113,14 +108,7 @@ async def split_lines(chunks: AsyncIterator[bytes], max_line_bytes: int) -> Asyn
         yield line_no + 1, None if overflow else bytes(buf)
 
 
-def _field(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "line"
-
-
-def parse_line(line_no: int, raw: bytes | None, limits: StreamLimits) -> ParsedLine | None:
+def parse_line(line_no: int, raw: bytes | None, limits: Limits) -> ParsedLine | None:
     """The item of one line, or its error; None for a blank line (it answers nothing)."""
     if raw is None:
         return ParsedLine(
@@ -172,39 +160,22 @@ def parse_line(line_no: int, raw: bytes | None, limits: StreamLimits) -> ParsedL
     try:
         parsed = StreamLine.model_validate(obj)
     except ValidationError as exc:
-        problems = [
-            (
-                _field(e["loc"]),
-                "unknown field"
-                if e["type"] == "extra_forbidden"
-                else "required field is missing"
-                if e["type"] == "missing"
-                else str(e["msg"]),
-            )
-            for e in exc.errors()
-        ]
+        problems = pydantic_problems(exc.errors(), default_field="line")
         return ParsedLine(
             line_no,
             error=LineError(line_no, "invalid_request", "the line does not match the schema", problems, given_id),
         )
-    if len(parsed.text) > limits.max_text_chars:
-        return ParsedLine(
-            line_no,
-            error=LineError(
-                line_no,
-                "too_large",
-                f"text: {len(parsed.text)} exceeds the limit of {limits.max_text_chars}",
-                [("text", f"{len(parsed.text)} is over the limit of {limits.max_text_chars}")],
-                parsed.id,
-            ),
-        )
-    context = parsed.context or {}
-    problem = context_problem(context, limits.max_context_keys, limits.max_context_depth)
-    if problem:
-        return ParsedLine(
-            line_no, error=LineError(line_no, "too_large", f"context: {problem}", [("context", problem)], parsed.id)
-        )
-    return ParsedLine(line_no, item=EvalItem(parsed.text, parsed.id, context))
+    return item_line(line_no, parsed.text, parsed.id, parsed.context, limits)
+
+
+def item_line(line_no: int, text: str, item_id: str | None, context: Any, limits: Limits) -> ParsedLine:
+    """The item of a line whose shape is right, or the limit it breaks (as /evaluate would say)."""
+    try:
+        return ParsedLine(line_no, item=validate_item(text, item_id, context, limits))
+    except GavelError as exc:
+        _, body = error_body(exc)
+        problems = [(p["field"], p["problem"]) for p in body["problems"]]
+        return ParsedLine(line_no, error=LineError(line_no, body["error"], body["message"], problems, item_id))
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -213,49 +184,57 @@ _END = object()
 
 
 class NdjsonEvaluation:
-    """Turns a body's chunks into answer lines; one instance per request."""
+    """Turns parsed lines into answers, batched, in input order; one instance per request/file."""
 
     def __init__(
         self,
-        evaluator: Evaluator,
+        evaluator: Evaluates,
         policy_ids: Sequence[str] | None,
-        limits: StreamLimits,
-        error_body: ErrorBody = _default_error_body,
+        limits: Limits,
         on_result: Callable[[EvaluationResult], None] | None = None,
         after_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.policy_ids = policy_ids
         self.limits = limits
-        self.error_body = error_body
         self.on_result = on_result
         self.after_batch = after_batch
         self.lines_read = 0
 
     async def run(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Answer lines in input order, one joined chunk per batch."""
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=self.limits.batch * 2)
+        """A body's chunks in, answer lines out: one joined chunk per batch."""
+        async for batch in self.answers(self._parse(chunks)):
+            yield b"".join(a.encoded for a in batch)
+
+    async def _parse(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[ParsedLine]:
+        async for line_no, raw in split_lines(chunks, self.limits.max_line_bytes):
+            self.lines_read = line_no
+            parsed = parse_line(line_no, raw, self.limits)
+            if parsed is not None:
+                yield parsed
+
+    async def answers(self, lines: AsyncIterator[ParsedLine]) -> AsyncIterator[list[Answer]]:
+        """The answers of each batch of lines, batches in input order."""
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=self.limits.stream_batch * 2)
         failure: list[BaseException] = []
 
         async def read() -> None:
             try:
-                async for line_no, raw in split_lines(chunks, self.limits.max_line_bytes):
-                    self.lines_read = line_no
-                    parsed = parse_line(line_no, raw, self.limits)
-                    if parsed is not None:
-                        await queue.put(parsed)
+                async for parsed in lines:
+                    self.lines_read = max(self.lines_read, parsed.line)
+                    await queue.put(parsed)
             except Exception as exc:  # the body broke off (client gone); answer what was read
                 failure.append(exc)
             finally:
                 await queue.put(_END)
 
         reader = asyncio.create_task(read())
-        inflight: deque[asyncio.Task[bytes]] = deque()
+        inflight: deque[asyncio.Task[list[Answer]]] = deque()
         getter: asyncio.Future[object] | None = None
         ended = False
         try:
             while not ended or inflight:
-                if not ended and getter is None and len(inflight) < self.limits.inflight:
+                if not ended and getter is None and len(inflight) < self.limits.stream_inflight:
                     getter = asyncio.ensure_future(queue.get())
                 waiting: set[asyncio.Future[Any]] = set()
                 if getter is not None:
@@ -274,7 +253,7 @@ class NdjsonEvaluation:
                     ended = True
                 else:
                     batch.append(first)  # type: ignore[arg-type]
-                    while len(batch) < self.limits.batch:
+                    while len(batch) < self.limits.stream_batch:
                         try:
                             more = queue.get_nowait()
                         except asyncio.QueueEmpty:
@@ -294,7 +273,7 @@ class NdjsonEvaluation:
                     f"reading the body failed: {failure[0]}",
                     [("body", type(failure[0]).__name__)],
                 )
-                yield _line(end.as_json())
+                yield [_error_answer(end.line, end.as_json())]
         finally:
             if getter is not None:
                 getter.cancel()
@@ -302,9 +281,9 @@ class NdjsonEvaluation:
             for task in inflight:
                 task.cancel()
 
-    async def _answer(self, batch: list[ParsedLine]) -> bytes:
+    async def _answer(self, batch: list[ParsedLine]) -> list[Answer]:
         good = [p for p in batch if p.item is not None]
-        answers: dict[int, dict[str, Any] | EvaluationResult] = {}
+        answers: dict[int, Answer] = {}
         if good:
             try:
                 results = await self._evaluate([p.item for p in good if p.item is not None])
@@ -313,39 +292,39 @@ class NdjsonEvaluation:
                     answers[p.line] = await self._one(p)
             else:
                 for p, result in zip(good, results, strict=True):
-                    answers[p.line] = result
-        out: list[bytes] = []
+                    answers[p.line] = self._result(p, result)
+        out: list[Answer] = []
         for p in batch:
             if p.error is not None:
-                out.append(_line(p.error.as_json()))
-                continue
-            answer = answers[p.line]
-            if isinstance(answer, EvaluationResult):
-                if self.on_result is not None:
-                    self.on_result(answer)
-                out.append(answer.model_dump_json().encode() + b"\n")
+                out.append(_error_answer(p.line, p.error.as_json()))
             else:
-                out.append(_line(answer))
-        return b"".join(out)
+                out.append(answers[p.line])
+        return out
 
-    async def _evaluate(self, items: list[EvalItem]) -> list[EvaluationResult]:
-        delay = 0.05
-        for attempt in range(_OVERLOAD_RETRIES + 1):
-            try:
-                return await self.evaluator.evaluate_many(items, self.policy_ids)
-            except OverloadedError:
-                if attempt == _OVERLOAD_RETRIES:
-                    raise
-                await asyncio.sleep(delay)  # the model queue is full: a stream can wait, unlike a request
-                delay *= 2
-        raise AssertionError("unreachable")
-
-    async def _one(self, p: ParsedLine) -> dict[str, Any] | EvaluationResult:
+    def _result(self, p: ParsedLine, result: EvaluationResult) -> Answer:
         assert p.item is not None
         try:
-            return (await self._evaluate([p.item]))[0]
+            check_answer(result, self.limits)
+            encoded = encode_answer(result.model_dump_json().encode(), self.limits)
+        except GavelError as exc:  # over the work budget: this line answers 413's body
+            return _error_answer(p.line, {"line": p.line, "id": p.item.id, **error_body(exc)[1]})
+        if self.on_result is not None:
+            self.on_result(result)
+        return Answer(p.line, result, None, encoded + b"\n")
+
+    async def _evaluate(self, items: list[EvalItem]) -> list[EvaluationResult]:
+        # the model queue is full: a stream can wait, unlike a request
+        async for attempt in backoff(retry_on=OverloadedError, attempts=_OVERLOAD_ATTEMPTS, maximum=1.0):
+            with attempt:
+                return await self.evaluator.evaluate_many(items, self.policy_ids)
+        raise AssertionError("unreachable: the last attempt raises")
+
+    async def _one(self, p: ParsedLine) -> Answer:
+        assert p.item is not None
+        try:
+            return self._result(p, (await self._evaluate([p.item]))[0])
         except GavelError as exc:
-            body = self.error_body(exc)
+            body = error_body(exc)[1]
         except Exception as exc:
             log.exception("NDJSON line %d could not be evaluated", p.line)
             body = {
@@ -353,7 +332,11 @@ class NdjsonEvaluation:
                 "message": f"{type(exc).__name__}: {exc}",
                 "problems": [],
             }
-        return {"line": p.line, "id": p.item.id, **body}
+        return _error_answer(p.line, {"line": p.line, "id": p.item.id, **body})
+
+
+def _error_answer(line: int, body: dict[str, Any]) -> Answer:
+    return Answer(line, None, body, _line(body))
 
 
 def _line(obj: dict[str, Any]) -> bytes:

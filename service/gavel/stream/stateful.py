@@ -1,7 +1,8 @@
 """The stateful stages around the evaluator: author history in, strikes and verdict records out.
 
-`StatefulEvaluator` is an `Evaluator`, so every caller (POST /evaluate, /evaluate/batch,
-/evaluate/stream, the worker) gets the same behaviour without knowing the stages exist:
+`StatefulEvaluator` wraps the engine's `Evaluator` (and answers the same calls), so every caller
+(POST /evaluate, /evaluate/batch, /evaluate/stream, the worker, `gavel evaluate`) gets the same
+behaviour without knowing the stages exist:
 
 1. before: for items whose `context.author_id` is set, the author's history is merged into
    `context["author"]` (what the caller already put there wins);
@@ -16,21 +17,20 @@ A failing history store is logged and counted; the post is then evaluated withou
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from gavel.engine.compiler import CompiledPolicy
 from gavel.engine.evaluator import EvalItem, Evaluator
 from gavel.engine.results import EvaluationResult
 from gavel.review.service import QueueHook, Review, build_review
-from gavel.runtime import Runtime
 from gavel.settings import Settings
 from gavel.store.recorder import Decided, VerdictRecorder, build_recorder
 from gavel.store.sql import SqlVerdictStore
@@ -96,13 +96,26 @@ def build_stages(settings: Settings, registry: CollectorRegistry | None = None) 
     return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder, review=review)
 
 
-class StatefulEvaluator(Evaluator):
+class StatefulEvaluator:
+    """The engine's evaluator with author history before it and strikes and records after it."""
+
     def __init__(self, base: Evaluator, stages: StreamStages, source: str, paced: bool = False) -> None:
-        super().__init__(base.registry, base.hub, base.max_text_chars)
         self.base = base
         self.stages = stages
         self.source = source
         self.paced = paced  # bulk callers wait for the verdict store rather than drop records
+
+    def select(self, policy_ids: Sequence[str] | None) -> list[CompiledPolicy]:
+        return self.base.select(policy_ids)
+
+    async def evaluate(
+        self,
+        text: str,
+        policy_ids: Sequence[str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        item_id: str | None = None,
+    ) -> EvaluationResult:
+        return (await self.evaluate_many([EvalItem(text, item_id, dict(context or {}))], policy_ids))[0]
 
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None
@@ -161,20 +174,3 @@ class StatefulEvaluator(Evaluator):
             recorder.submit(
                 [Decided(r, item.text, self.source, a, at) for item, a, r in zip(items, authors, results, strict=True)]
             )
-
-
-def with_stages(runtime: Runtime, stages: StreamStages, source: str) -> Runtime:
-    """A copy of `runtime` whose evaluator runs the stages (the caller's runtime is left alone)."""
-    base = runtime.evaluator
-    if isinstance(base, StatefulEvaluator):
-        base = base.base
-    return dataclasses.replace(
-        runtime,
-        evaluator=StatefulEvaluator(base, stages, source),
-        extras={**runtime.extras, "stages": stages},
-    )
-
-
-def stages_of(runtime: Runtime) -> StreamStages | None:
-    stages = runtime.extras.get("stages")
-    return stages if isinstance(stages, StreamStages) else None

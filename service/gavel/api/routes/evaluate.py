@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from gavel.api.deps import EvaluatorDep, MetricsDep, SettingsDep
-from gavel.api.schemas import BatchRequest, ErrorBody, EvaluateRequest
-from gavel.engine.evaluator import EvalItem
-from gavel.engine.limits import context_problem
+from gavel.api.deps import EvaluatorDep, LimitsDep, MetricsDep, SettingsDep
+from gavel.api.schemas import (
+    BATCH_RESPONSE_EXAMPLE,
+    EVALUATE_RESPONSE_EXAMPLE,
+    BatchRequest,
+    ErrorBody,
+    EvaluateRequest,
+)
 from gavel.engine.results import EvaluationResult
-from gavel.errors import InputTooLargeError, InvalidInputError
+from gavel.intake import check_answer, check_batch, encode_answer, validate_item
 from gavel.settings import Settings
 
 router = APIRouter(tags=["evaluate"])
@@ -29,7 +32,11 @@ def _log_texts(settings: Settings, items: list[tuple[str | None, str]], results:
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "malformed JSON or encoding"},
-    413: {"model": ErrorBody, "description": "text, batch or body over its limit"},
+    408: {"model": ErrorBody, "description": "the body did not arrive in time (GAVEL_BODY_TIMEOUT_S)"},
+    413: {
+        "model": ErrorBody,
+        "description": "text, batch, body, evidence or response over its limit; `problems[0].field` names it",
+    },
     422: {
         "model": ErrorBody,
         "description": "a field is missing, of the wrong type, or names an unknown policy",
@@ -39,41 +46,43 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 class BatchResponse(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [BATCH_RESPONSE_EXAMPLE]}}
+
     results: list[EvaluationResult]
 
 
-def check_context(context: dict[str, Any] | None, field: str, settings: Settings) -> None:
-    problem = context_problem(context, settings.max_context_keys, settings.max_context_depth)
-    if problem:
-        raise InvalidInputError(field, problem)
+def _json(body: str | bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
-@router.post("/evaluate", response_model=EvaluationResult, responses=_ERRORS)
+@router.post(
+    "/evaluate",
+    response_model=EvaluationResult,
+    responses={**_ERRORS, 200: {"content": {"application/json": {"example": EVALUATE_RESPONSE_EXAMPLE}}}},
+)
 async def evaluate(
-    body: EvaluateRequest, evaluator: EvaluatorDep, settings: SettingsDep, metrics: MetricsDep
-) -> EvaluationResult:
-    if len(body.text) > settings.max_text_chars:
-        raise InputTooLargeError("text", len(body.text), settings.max_text_chars)
-    check_context(body.context, "context", settings)
-    result = await evaluator.evaluate(body.text, body.policies, body.context, body.id)
+    body: EvaluateRequest, evaluator: EvaluatorDep, limits: LimitsDep, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
+    item = validate_item(body.text, body.id, body.context, limits)
+    result = await evaluator.evaluate(item.text, body.policies, item.context, item.id)
+    check_answer(result, limits)
+    out = encode_answer(result.model_dump_json().encode(), limits)
     metrics.record(result)
     _log_texts(settings, [(body.id, body.text)], [result])
-    return result
+    return _json(out)
 
 
 @router.post("/evaluate/batch", response_model=BatchResponse, responses=_ERRORS)
 async def evaluate_batch(
-    body: BatchRequest, evaluator: EvaluatorDep, settings: SettingsDep, metrics: MetricsDep
-) -> BatchResponse:
-    if len(body.items) > settings.max_batch_items:
-        raise InputTooLargeError("items", len(body.items), settings.max_batch_items)
-    for i, item in enumerate(body.items):
-        if len(item.text) > settings.max_text_chars:
-            raise InputTooLargeError(f"items[{i}].text", len(item.text), settings.max_text_chars)
-        check_context(item.context, f"items[{i}].context", settings)
-    items = [EvalItem(i.text, i.id, dict(i.context or {})) for i in body.items]
+    body: BatchRequest, evaluator: EvaluatorDep, limits: LimitsDep, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
+    items = [validate_item(i.text, i.id, i.context, limits, f"items[{n}].") for n, i in enumerate(body.items)]
+    check_batch(items, limits)
     results = await evaluator.evaluate_many(items, body.policies)
+    for n, r in enumerate(results):
+        check_answer(r, limits, f"items[{n}].")
+    out = encode_answer(BatchResponse(results=results).model_dump_json().encode(), limits)
     for r in results:
         metrics.record(r)
     _log_texts(settings, [(i.id, i.text) for i in items], results)
-    return BatchResponse(results=results)
+    return _json(out)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gavel.api.deps import EvaluatorDep, MetricsDep, RuntimeDep, SettingsDep
-from gavel.api.errors import gavel_error_response
+from gavel.api.deps import EvaluatorDep, MetricsDep, RuntimeDep
 from gavel.api.schemas import ErrorBody
-from gavel.errors import GavelError
-from gavel.stream.ndjson import NdjsonEvaluation, StreamLimits
-from gavel.stream.stateful import stages_of
+from gavel.stream.ndjson import NdjsonEvaluation
 
 router = APIRouter(tags=["evaluate"])
 
@@ -32,18 +28,14 @@ class NdjsonResponse(StreamingResponse):
             raise ClientDisconnect() from exc
 
 
-def _error_body(exc: GavelError) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(bytes(gavel_error_response(exc).body))
-    return body
-
-
 _DOC = """One JSON object per line, the fields of a /evaluate/batch item:
 `{"text": "...", "id": "...", "context": {...}}`. Answers one line per non-blank input line,
 in input order, as soon as it is ready: the /evaluate answer, or for a bad line
 `{"line": n, "id", "error", "message", "problems": [{"field", "problem"}]}`;
 the stream goes on after a bad line. Lines are limited to `max_stream_line_bytes`; the body as a
-whole is not. Send and read at the same time (the server stops reading when its answers are not
-read)."""
+whole is not, but a body that stops arriving for `stream_idle_timeout_s` ends the stream (a
+`stream_error` line). Send and read at the same time (the server stops reading when its answers
+are not read)."""
 
 
 @router.post(
@@ -68,7 +60,6 @@ async def evaluate_stream(
     request: Request,
     runtime: RuntimeDep,
     evaluator: EvaluatorDep,
-    settings: SettingsDep,
     metrics: MetricsDep,
     policies: Annotated[
         list[str] | None,
@@ -77,21 +68,11 @@ async def evaluate_stream(
 ) -> NdjsonResponse:
     ids = [p.strip() for value in policies or [] for p in value.split(",") if p.strip()] or None
     evaluator.select(ids)  # an unknown policy answers 422 before any line is read
-    limits = StreamLimits(
-        max_line_bytes=settings.max_stream_line_bytes,
-        max_text_chars=settings.max_text_chars,
-        max_context_keys=settings.max_context_keys,
-        max_context_depth=settings.max_context_depth,
-        batch=settings.stream_batch,
-        inflight=settings.stream_inflight,
-    )
-    stages = stages_of(runtime)
-    recorder = stages.recorder if stages is not None else None
+    recorder = runtime.stages.recorder if runtime.stages is not None else None
     run = NdjsonEvaluation(
         evaluator,
         ids,
-        limits,
-        error_body=_error_body,
+        runtime.limits,
         on_result=lambda r: metrics.record(r, source="stream"),
         # a bulk stream goes at the verdict store's pace rather than have its records dropped
         after_batch=recorder.room if recorder is not None else None,

@@ -22,7 +22,6 @@ from gavel.runtime import Runtime
 from gavel.store.engine import StoreError
 from gavel.store.records import BUCKETS, StoredDecision, VerdictQuery, decode_cursor, encode_cursor
 from gavel.store.sql import SqlVerdictStore
-from gavel.stream.stateful import stages_of
 
 router = APIRouter(tags=["verdicts"])
 
@@ -65,8 +64,7 @@ class StatsAnswer(BaseModel):
 
 
 def _store(runtime: Runtime) -> SqlVerdictStore | None:
-    stages = stages_of(runtime)
-    return stages.store if stages is not None else None
+    return runtime.stages.store if runtime.stages is not None else None
 
 
 def _disabled() -> Response:
@@ -99,7 +97,7 @@ def _unknown_clause(runtime: Runtime, policy: str | None, clause: str | None) ->
 def store_readiness(runtime: Runtime) -> tuple[dict[str, object] | None, bool]:
     """The store's part of /readyz, and whether it keeps the process from being ready (only when
     GAVEL_STORE_REQUIRED: otherwise a store outage makes the process degraded, records spooled)."""
-    stages = stages_of(runtime)
+    stages = runtime.stages
     store = stages.store if stages is not None else None
     if store is None or stages is None:
         return None, True

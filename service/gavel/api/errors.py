@@ -21,6 +21,8 @@ from gavel.errors import (
     ModelUnavailableError,
     OverloadedError,
     PolicyError,
+    PolicyValidationError,
+    Problem,
     UnknownPolicyError,
 )
 
@@ -33,11 +35,14 @@ def error_response(
     message: str,
     problems: Sequence[tuple[str, str]] = (),
     headers: dict[str, str] | None = None,
+    located: Sequence[Problem] = (),
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "error": error,
         "message": message,
-        "problems": [{"field": f, "problem": p} for f, p in problems],
+        # a policy problem keeps its location as fields: file, line, col, path, message
+        "problems": [{"field": f, "problem": p} for f, p in problems]
+        + [{"field": "policy", "problem": str(p), **p.as_dict()} for p in located],
     }
     return JSONResponse(status_code=status, content=body, headers=headers)
 
@@ -88,9 +93,10 @@ def gavel_error_response(exc: GavelError) -> JSONResponse:
         )
     if isinstance(exc, ModelUnavailableError):
         return error_response(503, "model_unavailable", str(exc), [("model", exc.reason)])
+    if isinstance(exc, PolicyValidationError):
+        return error_response(422, "policy_error", "policy problems", located=exc.problems)
     if isinstance(exc, PolicyError):
-        problems = getattr(exc, "problems", [str(exc)])
-        return error_response(422, "policy_error", "policy problems", [("policy", p) for p in problems])
+        return error_response(422, "policy_error", "policy problems", [("policy", str(exc))])
     if isinstance(exc, EvaluationError):
         return error_response(422, "evaluation_error", str(exc))
     return error_response(400, "bad_request", str(exc))

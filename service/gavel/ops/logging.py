@@ -6,7 +6,6 @@ import contextvars
 import json
 import logging
 import sys
-import time
 from typing import Any
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("gavel_request_id", default=None)
@@ -43,7 +42,3 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     root.setLevel(level.upper())
     # uvicorn's access log repeats what the request log says, with the text-free route only
     logging.getLogger("uvicorn.access").disabled = True
-
-
-def now_ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)

@@ -31,6 +31,7 @@ async def list_policies(runtime: RuntimeDep) -> dict[str, Any]:
         "generation": pset.generation,
         "policies": [_summary(p) for p in pset.policies.values()],
         "last_reload_errors": runtime.registry.last_errors,
+        "last_reload_problems": [p.as_dict() for p in runtime.registry.last_problems],
     }
 
 

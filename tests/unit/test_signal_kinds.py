@@ -292,3 +292,16 @@ def test_a_model_backend_is_one_registry_line(monkeypatch: pytest.MonkeyPatch) -
     assert hub.info() == [("echo", "echo 1")]
     assert hub.labels("echo") == ("echo",)
     assert "unknown model 'nosuch'" in (hub.unavailable_reason("nosuch") or "")
+
+
+def test_every_field_of_the_policy_schema_is_described() -> None:
+    from gavel.engine.schema import Policy
+
+    schema = Policy.model_json_schema()
+    undescribed = [
+        f"{name}.{field}"
+        for name, model in [("Policy", schema), *schema["$defs"].items()]
+        for field, prop in model.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert len(schema["$defs"]) > 10 and not undescribed, undescribed

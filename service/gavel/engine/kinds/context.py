@@ -17,7 +17,7 @@ ContextOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exist
 
 
 class ContextSignal(SignalBase):
-    kind: Literal["context"]
+    kind: Literal["context"] = Field(description="context")
     field: str = Field(description="dotted path into the request's context, e.g. author.strikes")
     op: ContextOp = Field(default="truthy", description="how the field is compared with `value`")
     value: Any = Field(default=None, description="what the field is compared with")

@@ -18,7 +18,7 @@ from gavel.models.base import ModelHub
 
 
 class ExemplarSignal(SignalBase):
-    kind: Literal["exemplar"]
+    kind: Literal["exemplar"] = Field(description="exemplar")
     model: str = Field(default="minilm", description="the embedding model")
     examples: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="posts it should match")
     counter_examples: list[str] = Field(default_factory=list, description="posts it should not match")

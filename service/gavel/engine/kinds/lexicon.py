@@ -31,7 +31,7 @@ class LexiconTerm(StrictModel):
 
 
 class LexiconSignal(SignalBase):
-    kind: Literal["lexicon"]
+    kind: Literal["lexicon"] = Field(description="lexicon")
     terms: list[str | LexiconTerm] = Field(min_length=1, description="plain terms or terms with their options")
     category: str | None = Field(default=None, description="the category of every term that names none")
     score: Score = Field(default=1.0, description="the score of a hit")

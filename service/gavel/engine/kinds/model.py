@@ -18,7 +18,7 @@ MAX_WORDS = 5  # word-level evidence items per model signal
 
 
 class ModelSignal(SignalBase):
-    kind: Literal["model"]
+    kind: Literal["model"] = Field(description="model")
     model: str = Field(description="a model of GAVEL_MODELS, e.g. profanity, detoxify")
     label: str = Field(description="one of the model's labels")
     threshold: Score = Field(default=0.5, description="the label's probability at which the signal fires")

@@ -15,7 +15,7 @@ from gavel.engine.results import EvidenceDetails, Role
 
 
 class ProximitySignal(SignalBase):
-    kind: Literal["proximity"]
+    kind: Literal["proximity"] = Field(description="proximity")
     anchor: str = Field(description="a span signal (lexicon, regex, url)")
     target: str = Field(description="a span signal (lexicon, regex, url)")
     window: Annotated[int, Field(ge=0, le=100)] = Field(default=6, description="at most this many words between")

@@ -16,7 +16,7 @@ from gavel.errors import PolicyCompileError, Problem
 
 
 class RegexSignal(SignalBase):
-    kind: Literal["regex"]
+    kind: Literal["regex"] = Field(description="regex")
     patterns: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
         min_length=1, description="RE2 patterns; a group named `hit` narrows the evidence span"
     )

@@ -30,7 +30,7 @@ _TRAILING = ".,;:!?)]}'\"»”’"
 
 
 class UrlSignal(SignalBase):
-    kind: Literal["url"]
+    kind: Literal["url"] = Field(description="url")
     domains: list[Domain] = Field(
         default_factory=list, description="domains that match, with their subdomains (bit.ly, paypal-login.com)"
     )

@@ -55,9 +55,18 @@ class EvidenceDetails(BaseModel):
     set_aside: bool | None = Field(default=None, description="true: the exception set this hit aside")
     description: str | None = Field(default=None, description="the signal's description from the policy")
 
+    @classmethod
+    def of(cls, **facts: Any) -> EvidenceDetails:
+        """Built by Gavel from its own values, on the hot path: a copy of the empty one with
+        `facts` set is several times cheaper than validating or `model_construct`."""
+        return _NO_DETAILS.model_copy(update=facts)
+
     @model_serializer(mode="wrap")
     def _set_fields_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return {k: v for k, v in handler(self).items() if v is not None}
+
+
+_NO_DETAILS = EvidenceDetails()
 
 
 class Evidence(BaseModel):

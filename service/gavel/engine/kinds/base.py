@@ -97,9 +97,10 @@ class SignalKind(Generic[S]):
     spans: bool = False
     hit_field: Literal["matched", "pattern_id"] = "matched"
 
-    def details_of(self, hit: Hit, description: str) -> EvidenceDetails:
-        facts: dict[str, Any] = {self.hit_field: hit.what, "description": description or None}
-        return EvidenceDetails.model_construct(**facts)
+    def details_of(self, what: str, description: str) -> EvidenceDetails:
+        """The details of a hit whose `what` (term, pattern id, domain) matched."""
+        facts: dict[str, Any] = {self.hit_field: what, "description": description or None}
+        return EvidenceDetails.of(**facts)
 
 
 def with_description(sentence: str, details: EvidenceDetails) -> str:

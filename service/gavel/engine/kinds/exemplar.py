@@ -66,7 +66,7 @@ class CompiledExemplarKind(CompiledKind):
         text = post.item.text
         stripped = len(text) - len(text.lstrip())
         end = max(len(text.rstrip()), stripped)
-        details = EvidenceDetails.model_construct(
+        details = EvidenceDetails.of(
             model=ex.signal.model,
             similarity=round(sim, 4),
             threshold=ex.signal.threshold,

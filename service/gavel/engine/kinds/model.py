@@ -72,7 +72,7 @@ class CompiledModels(CompiledKind):
             if items:
                 out = []
                 for w in items:
-                    details = EvidenceDetails.model_construct(**facts, contribution=round(w.contribution, 4))
+                    details = EvidenceDetails.of(**facts, contribution=round(w.contribution, 4))
                     why = explain(sid, details, None)
                     out.append(
                         post.evidence(start + w.start, start + w.end, sid, "model", w.contribution, role, details, why)
@@ -80,7 +80,7 @@ class CompiledModels(CompiledKind):
                 return out
         if round(prob, 4) <= 0:
             return []
-        details = EvidenceDetails.model_construct(**facts)
+        details = EvidenceDetails.of(**facts)
         return [post.evidence(start, end, sid, "model", prob, role, details, explain(sid, details, None))]
 
 

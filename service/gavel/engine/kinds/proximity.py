@@ -45,7 +45,7 @@ class CompiledProximity(CompiledKind):
             value = SignalValue(0.0)
             for a, t, score in proximity_hits(sid, prox, anchors, targets, post.tokens, blockers):
                 value.score = max(value.score, score)
-                details = EvidenceDetails.model_construct(
+                details = EvidenceDetails.of(
                     anchor=prox.anchor,
                     target=prox.target,
                     anchor_text=text[a.start : a.end],

@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gavel.engine.kinds import closest_kind, kinds, span_kinds
-from gavel.engine.kinds.proximity import ProximitySignal
+from gavel.engine.kinds import closest_kind, kind, kinds, span_kinds
 from gavel.engine.schema import Condition, Policy
 from gavel.engine.yaml_source import YamlDocument, load_yaml, read_source
 from gavel.errors import PolicyValidationError, Problem
@@ -110,7 +109,7 @@ def check_references(policy: Policy, doc: YamlDocument) -> None:
     problems: list[Problem] = []
     signals = policy.signals
     spans = span_kinds()
-    spans_said = " or ".join(spans)
+    spans_said = ", ".join(spans[:-1]) + f" or {spans[-1]}" if len(spans) > 1 else spans[0]
 
     def need_signal(name: str, loc: tuple[str | int, ...]) -> None:
         if name not in signals:
@@ -120,23 +119,12 @@ def check_references(policy: Policy, doc: YamlDocument) -> None:
             )
 
     for sid, sig in signals.items():
-        if isinstance(sig, ProximitySignal):
-            for side in ("anchor", "target"):
-                name = getattr(sig, side)
-                loc: tuple[str | int, ...] = ("signals", sid, side)
-                if name not in signals:
-                    need_signal(name, loc)
-                elif signals[name].kind not in spans:
-                    problems.append(doc.problem(loc, f"proximity side '{name}' must be a {spans_said} signal"))
-            for j, name in enumerate(sig.blocked_by):
-                bloc: tuple[str | int, ...] = ("signals", sid, "blocked_by", j)
-                if name not in signals:
-                    need_signal(name, bloc)
-                elif signals[name].kind not in spans:
-                    problems.append(doc.problem(bloc, f"'{name}' must be a {spans_said} signal"))
-        model_name = getattr(sig, "model", None)
-        if isinstance(model_name, str) and not model_name.strip():
-            problems.append(doc.problem(("signals", sid, "model"), "model name is empty"))
+        for where, used in kind(sig.kind).uses_spans(sig):
+            at: tuple[str | int, ...] = ("signals", sid, *where)
+            if used not in signals:
+                need_signal(used, at)
+            elif signals[used].kind not in spans:
+                problems.append(doc.problem(at, f"'{used}' must be a {spans_said} signal"))
 
     exception_ids: set[str] = set()
     for i, exc in enumerate(policy.exceptions):
@@ -146,14 +134,14 @@ def check_references(policy: Policy, doc: YamlDocument) -> None:
         for name, loc in _walk_conditions(exc.when, ("exceptions", i, "when")):
             need_signal(name, loc)
         if exc.suppress is not None:
-            for name, loc in (
+            for named, loc in (
                 (exc.suppress, ("exceptions", i, "suppress")),
                 (exc.when.signal, ("exceptions", i, "when")),
             ):
-                if name in signals and signals[name].kind not in spans:
-                    problems.append(doc.problem(loc, f"suppress works on {spans_said} signals, '{name}' is not"))
-                elif name is not None and name not in signals and loc[-1] == "suppress":
-                    need_signal(name, loc)
+                if named in signals and signals[named].kind not in spans:
+                    problems.append(doc.problem(loc, f"suppress works on {spans_said} signals, '{named}' is not"))
+                elif named is not None and named not in signals and loc[-1] == "suppress":
+                    need_signal(named, loc)
 
     for i, clause in enumerate(policy.clauses):
         for name, loc in _walk_conditions(clause.when, ("clauses", i, "when")):

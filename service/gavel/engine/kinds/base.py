@@ -96,6 +96,8 @@ class SignalKind(Generic[S]):
     explain: Callable[[str, EvidenceDetails, str | None], str]  # (signal id, details, category)
     spans: bool = False
     hit_field: Literal["matched", "pattern_id"] = "matched"
+    # the span signals a signal of this kind builds on, each with where it is named (checked at load)
+    uses_spans: Callable[[S], list[tuple[tuple[str | int, ...], str]]] = lambda sig: []
 
     def details_of(self, what: str, description: str) -> EvidenceDetails:
         """The details of a hit whose `what` (term, pattern id, domain) matched."""

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gavel.engine.kinds.base import CompileContext, CompiledKind, ModelUse, Score, SignalBase, SignalKind
 from gavel.engine.post import ModelOutputs, Post, SignalValue
@@ -35,6 +35,13 @@ class CompiledExemplars:
     counter_examples: npt.NDArray[np.float32] | None
     unavailable: str | None = None
 
+
+    @field_validator("model")
+    @classmethod
+    def _named(cls, model: str) -> str:
+        if not model.strip():
+            raise ValueError("model name is empty")
+        return model
 
 class CompiledExemplarKind(CompiledKind):
     def __init__(self, exemplars: dict[str, CompiledExemplars], roles: Mapping[str, Role]) -> None:

@@ -77,4 +77,9 @@ def explain(signal: str, details: EvidenceDetails, category: str | None) -> str:
     return with_description(sentence, details)
 
 
-KIND = SignalKind("proximity", ProximitySignal, compile_proximity, explain)
+def uses_spans(sig: ProximitySignal) -> list[tuple[tuple[str | int, ...], str]]:
+    sides: list[tuple[tuple[str | int, ...], str]] = [(("anchor",), sig.anchor), (("target",), sig.target)]
+    return sides + [(("blocked_by", j), name) for j, name in enumerate(sig.blocked_by)]
+
+
+KIND = SignalKind("proximity", ProximitySignal, compile_proximity, explain, uses_spans=uses_spans)

@@ -305,3 +305,11 @@ def test_every_field_of_the_policy_schema_is_described() -> None:
         if not prop.get("description")
     ]
     assert len(schema["$defs"]) > 10 and not undescribed, undescribed
+
+
+@pytest.mark.parametrize("signal", ["{kind: model, model: ' ', label: x}", "{kind: exemplar, model: '', examples: [a]}"])
+def test_an_empty_model_name_is_refused_at_its_line(signal: str) -> None:
+    with pytest.raises(PolicyValidationError) as err:
+        parse_policy(HEAD + f"signals:\n  m: {signal}\nclauses:\n  - {{id: c, title: C, when: m}}\n", "d.yaml")
+    (problem,) = err.value.problems
+    assert (problem.line, problem.path, problem.message) == (6, "signals.m.model", "model name is empty")

@@ -26,9 +26,7 @@ def span_value(post: Post, sid: str, sig: SignalBase, role: Role, hits: list[Hit
 
 
 @lru_cache(maxsize=65_536)
-def _facts(
-    kind_name: str, sid: str, what: str, category: str | None, description: str
-) -> tuple[EvidenceDetails, str]:
+def _facts(kind_name: str, sid: str, what: str, category: str | None, description: str) -> tuple[EvidenceDetails, str]:
     """A span hit's details and sentence: the same term of the same signal says the same thing, so
     they are built once (shared, never mutated: `as_context` copies)."""
     spec = kind(kind_name)

@@ -27,6 +27,13 @@ class ExemplarSignal(SignalBase):
         default=0.05, description="how much closer to an example than to any counter-example"
     )
 
+    @field_validator("model")
+    @classmethod
+    def _named(cls, model: str) -> str:
+        if not model.strip():
+            raise ValueError("model name is empty")
+        return model
+
 
 @dataclass
 class CompiledExemplars:
@@ -35,13 +42,6 @@ class CompiledExemplars:
     counter_examples: npt.NDArray[np.float32] | None
     unavailable: str | None = None
 
-
-    @field_validator("model")
-    @classmethod
-    def _named(cls, model: str) -> str:
-        if not model.strip():
-            raise ValueError("model name is empty")
-        return model
 
 class CompiledExemplarKind(CompiledKind):
     def __init__(self, exemplars: dict[str, CompiledExemplars], roles: Mapping[str, Role]) -> None:

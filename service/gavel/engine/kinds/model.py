@@ -24,13 +24,13 @@ class ModelSignal(SignalBase):
     threshold: Score = Field(default=0.5, description="the label's probability at which the signal fires")
     explain_words: bool = Field(default=True, description="add word-level evidence (occlusion) when it fires")
 
-
     @field_validator("model")
     @classmethod
     def _named(cls, model: str) -> str:
         if not model.strip():
             raise ValueError("model name is empty")
         return model
+
 
 class CompiledModels(CompiledKind):
     def __init__(self, signals: dict[str, ModelSignal], roles: Mapping[str, Role]) -> None:

@@ -20,9 +20,11 @@ from gavel.engine.evaluator import Evaluator
 from gavel.engine.kinds.base import CompileContext, CompiledKind, SignalBase, SignalKind
 from gavel.engine.loader import load_policy_file, parse_policy
 from gavel.engine.matchers import Hit
-from gavel.engine.post import Post
+from gavel.engine.normalize import Utf16Index, normalize
+from gavel.engine.post import EvalItem, ModelOutputs, Post
 from gavel.engine.registry import PolicyRegistry
 from gavel.engine.results import ClauseVerdict, EvaluationResult, EvidenceDetails, Verdict
+from gavel.engine.signals import read_signals
 from gavel.errors import PolicyValidationError
 from gavel.models.base import LabelScores, TokenAttribution
 from gavel.models.hub import BACKENDS, DefaultModelHub
@@ -192,11 +194,16 @@ def test_roles_default_from_protected_categories_and_exceptions_are_context() ->
 
 
 def test_one_evidence_item_per_span_and_signal() -> None:
-    # one anchor paired with two targets: the anchor is one item, not one per pair
-    result = run(ROLES, "rats: jews and muslims")
+    # one anchor paired with two targets: the anchor is one item, not one per pair, already in the
+    # signal's value (a long post of many pairs must not build pairs x 2 items)
+    text = "rats: jews and muslims"
+    result = run(ROLES, text)
     evidence = clause(result, "dehumanization").evidence
     assert [e.text for e in evidence] == ["rats", "jews", "muslims"]
-    assert len({(e.start, e.end, e.signal) for e in evidence}) == len(evidence)
+    compiled = compile_policy(parse_policy(HEAD + ROLES, "demo.yaml"), None)
+    post = Post(EvalItem(text), normalize(text), Utf16Index(text))
+    board = asyncio.run(read_signals(compiled, post, ModelOutputs(), None))
+    assert [e.text for e in board.values(frozenset())["near"].evidence] == ["rats", "jews", "muslims"]
 
 
 def test_regex_span_is_trimmed_to_the_word_and_its_source_stays_out_of_the_sentence() -> None:

@@ -57,7 +57,10 @@ async def get_policy(policy_id: str, runtime: RuntimeDep) -> dict[str, Any]:
             }
             for c in cp.clauses
         ],
-        "signals": {sid: {"kind": s.kind, "description": s.description} for sid, s in policy.signals.items()},
+        "signals": {
+            sid: {"kind": s.kind, "description": s.description, "role": cp.roles[sid]}
+            for sid, s in policy.signals.items()
+        },
         "exceptions": [{"id": e.id, "effect": e.effect, "explanation": e.explanation} for e in policy.exceptions],
         "models": sorted(cp.models_needed()),
         "lexicon_terms": cp.lexicon.size,

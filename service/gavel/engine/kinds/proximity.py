@@ -4,6 +4,7 @@ Scored after span exceptions, so a negated side no longer pairs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -45,15 +46,8 @@ class CompiledProximity(CompiledKind):
             value = SignalValue(0.0)
             for a, t, score in proximity_hits(sid, prox, anchors, targets, post.tokens, blockers):
                 value.score = max(value.score, score)
-                details = EvidenceDetails.of(
-                    anchor=prox.anchor,
-                    target=prox.target,
-                    anchor_text=text[a.start : a.end],
-                    target_text=text[t.start : t.end],
-                    window=prox.window,
-                    description=prox.description or None,
-                )
-                why = explain(sid, details, None)
+                sides = (prox.anchor, prox.target, text[a.start : a.end], text[t.start : t.end])
+                details, why = _facts(sid, *sides, prox.window, prox.description)
                 for side, hit in ((prox.anchor, a), (prox.target, t)):
                     role = self.roles.get(side, "harm") if prox.role is None else prox.role
                     value.evidence.append(
@@ -63,6 +57,22 @@ class CompiledProximity(CompiledKind):
             value.evidence = dedupe(value.evidence)
             values[sid] = value
         return values
+
+
+@lru_cache(maxsize=65_536)
+def _facts(
+    sid: str, anchor: str, target: str, anchor_text: str, target_text: str, window: int, description: str
+) -> tuple[EvidenceDetails, str]:
+    """A pair's details and sentence, built once per distinct pair of words (shared, never mutated)."""
+    details = EvidenceDetails.of(
+        anchor=anchor,
+        target=target,
+        anchor_text=anchor_text,
+        target_text=target_text,
+        window=window,
+        description=description or None,
+    )
+    return details, explain(sid, details, None)
 
 
 def compile_proximity(signals: Mapping[str, ProximitySignal], ctx: CompileContext) -> CompiledKind:

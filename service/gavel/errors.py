@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
 
 class GavelError(Exception):
     """Root of every error Gavel raises on purpose."""
@@ -11,20 +14,39 @@ class PolicyError(GavelError):
     """A policy or case file could not be loaded."""
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a policy file, located from the YAML source to the HTTP error body."""
+
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    path: str  # the field, e.g. clauses[0].when.all_of[1]; "" for the whole file
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, str | int]:
+        return asdict(self)
+
+
 class PolicyValidationError(PolicyError):
-    """A policy file broke the schema; `problems` holds one line per error, file:line:col first."""
+    """A policy file broke the schema; `problems` holds one located Problem per error."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.lines))
+
+    @property
+    def lines(self) -> list[str]:
+        """`file:line:col: path: message`, as `gavel validate` prints them."""
+        return [str(p) for p in self.problems]
 
 
-class PolicyCompileError(PolicyError):
+class PolicyCompileError(PolicyValidationError):
     """A valid policy could not be compiled (a regex RE2 refuses, a lexicon too large...)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 class EvaluationError(GavelError):

@@ -22,6 +22,7 @@ from gavel.errors import (
     ModelUnavailableError,
     OverloadedError,
     PolicyError,
+    PolicyValidationError,
     UnknownPolicyError,
 )
 from gavel.settings import Settings
@@ -134,11 +135,11 @@ def error_body(exc: GavelError) -> tuple[int, dict[str, Any]]:
         message = "policy problems"
     else:
         message = str(exc) or ("model queue is full; retry later" if isinstance(exc, OverloadedError) else error)
-    return status, {
-        "error": error,
-        "message": message,
-        "problems": [{"field": f, "problem": p} for f, p in problems],
-    }
+    body: list[dict[str, Any]] = [{"field": f, "problem": p} for f, p in problems]
+    if isinstance(exc, PolicyValidationError):
+        # a policy problem keeps its location as fields: file, line, col, path, message
+        body = [{"field": "policy", "problem": str(p), **p.as_dict()} for p in exc.problems]
+    return status, {"error": error, "message": message, "problems": body}
 
 
 def _classify(exc: GavelError) -> tuple[int, str, list[tuple[str, str]]]:

@@ -23,7 +23,7 @@ def _errors(path: Path) -> str:
     try:
         compile_policy(load_policy_file(path, max_bytes=None, display=display), None)
     except PolicyError as exc:
-        return "\n".join(getattr(exc, "problems", [str(exc)])) + "\n"
+        return str(exc) + "\n"
     return "(no error)\n"
 
 

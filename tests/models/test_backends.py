@@ -47,7 +47,7 @@ def test_embed_through_the_batcher_equals_embed_now(hub: DefaultModelHub) -> Non
 
 
 def test_loaded_models_carry_name_and_version(hub: DefaultModelHub) -> None:
-    loaded = dict(hub.loaded())
+    loaded = dict(hub.info())
     assert set(loaded) == {"profanity", "minilm"}
     assert loaded["profanity"].startswith("alt-profanity-check ")
     assert "all-MiniLM-L6-v2" in loaded["minilm"]

@@ -1,7 +1,8 @@
-"""Load policy files: YAML -> validated `Policy`, with every error as `file:line:col: field: problem`."""
+"""Load policy files: YAML -> validated `Policy`, every error a located `Problem` (file:line:col)."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -10,31 +11,18 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gavel.engine.schema import (
-    Condition,
-    ExemplarSignal,
-    LexiconSignal,
-    ModelSignal,
-    Policy,
-    ProximitySignal,
-    RegexSignal,
-)
-from gavel.engine.yaml_source import YamlDocument, load_yaml, load_yaml_file
-from gavel.errors import PolicyValidationError
+from gavel.engine.kinds import closest_kind, kind, kinds, span_kinds
+from gavel.engine.schema import Condition, Policy
+from gavel.engine.yaml_source import YamlDocument, load_yaml, read_source
+from gavel.errors import PolicyValidationError, Problem
 from gavel.problems import problem_message
 
 M = TypeVar("M", bound=BaseModel)
 
-_UNION_TAGS = {
-    "lexicon",
-    "regex",
-    "proximity",
-    "model",
-    "exemplar",
-    "context",
-    "str",
-    "LexiconTerm",
-}
+
+def _union_tags() -> set[str]:
+    """The branch names pydantic puts in a location inside a union (a signal's kind, str | Model)."""
+    return {k.name for k in kinds()} | {"str", "LexiconTerm"}
 
 
 @dataclass(frozen=True)
@@ -49,13 +37,14 @@ def _clean_loc(data: Any, loc: Sequence[str | int]) -> list[str | int]:
     """Drop pydantic's union-branch tags from a location so it matches the YAML path."""
     out: list[str | int] = []
     cur: Any = data
+    tags = _union_tags()
     for part in loc:
         if (isinstance(cur, dict) and isinstance(part, str) and part in cur) or (
             isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
         ):
             out.append(part)
             cur = cur[part]  # type: ignore[index]
-        elif isinstance(part, str) and (part in _UNION_TAGS or "[" in part):
+        elif isinstance(part, str) and (part in tags or "[" in part):
             continue
         else:
             out.append(part)
@@ -73,21 +62,30 @@ def _at(data: Any, loc: Sequence[str | int]) -> Any:
     return cur
 
 
+def _message(err: Any) -> str:
+    if err.get("type") == "union_tag_invalid":
+        tag = str(err.get("ctx", {}).get("tag", ""))
+        hint = closest_kind(tag)
+        known = ", ".join(k.name for k in kinds())
+        return f"unknown signal kind '{tag}'" + (f" (did you mean '{hint}'?)" if hint else "") + f"; kinds: {known}"
+    return problem_message(err)
+
+
 def validate_document(doc: YamlDocument, model: type[M]) -> M:
     """Validate YAML data against a pydantic model; raise with one file:line:col line per problem."""
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        problems: list[str] = []
-        seen: set[str] = set()
+        problems: list[Problem] = []
         for err in exc.errors():
             loc = _clean_loc(doc.data, err["loc"])
             if "str" in err["loc"] and isinstance(_at(doc.data, loc), dict):
                 continue  # the plain-string branch of `str | Model`: the Model branch says what's wrong
-            line = doc.error_line(loc, problem_message(err))
-            if line not in seen:
-                seen.add(line)
-                problems.append(line)
+            if err.get("type") == "union_tag_invalid" and isinstance(_at(doc.data, loc), dict):
+                loc = [*loc, "kind"]  # point at the misspelt kind itself
+            problem = doc.problem(loc, _message(err))
+            if problem not in problems:
+                problems.append(problem)
         raise PolicyValidationError(problems) from exc
 
 
@@ -102,58 +100,49 @@ def _walk_conditions(cond: Condition, loc: tuple[str | int, ...]) -> Iterator[tu
 
 def check_references(policy: Policy, doc: YamlDocument) -> None:
     """Every name a policy uses must exist: signals, proximity sides, exceptions."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     signals = policy.signals
+    spans = span_kinds()
+    spans_said = ", ".join(spans[:-1]) + f" or {spans[-1]}" if len(spans) > 1 else spans[0]
 
     def need_signal(name: str, loc: tuple[str | int, ...]) -> None:
         if name not in signals:
             hint = _closest(name, signals)
             problems.append(
-                doc.error_line(loc, f"unknown signal '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+                doc.problem(loc, f"unknown signal '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""))
             )
 
-    span_kinds = (LexiconSignal, RegexSignal, ProximitySignal)
     for sid, sig in signals.items():
-        if isinstance(sig, ProximitySignal):
-            for side in ("anchor", "target"):
-                name = getattr(sig, side)
-                loc: tuple[str | int, ...] = ("signals", sid, side)
-                if name not in signals:
-                    need_signal(name, loc)
-                elif not isinstance(signals[name], span_kinds[:2]):
-                    problems.append(doc.error_line(loc, f"proximity side '{name}' must be a lexicon or regex signal"))
-            for j, name in enumerate(sig.blocked_by):
-                bloc: tuple[str | int, ...] = ("signals", sid, "blocked_by", j)
-                if name not in signals:
-                    need_signal(name, bloc)
-                elif not isinstance(signals[name], span_kinds[:2]):
-                    problems.append(doc.error_line(bloc, f"'{name}' must be a lexicon or regex signal"))
-        if isinstance(sig, ModelSignal | ExemplarSignal) and not sig.model.strip():
-            problems.append(doc.error_line(("signals", sid, "model"), "model name is empty"))
+        for where, used in kind(sig.kind).uses_spans(sig):
+            at: tuple[str | int, ...] = ("signals", sid, *where)
+            if used not in signals:
+                need_signal(used, at)
+            elif signals[used].kind not in spans:
+                problems.append(doc.problem(at, f"'{used}' must be a {spans_said} signal"))
 
     exception_ids: set[str] = set()
     for i, exc in enumerate(policy.exceptions):
         if exc.id in exception_ids:
-            problems.append(doc.error_line(("exceptions", i, "id"), f"duplicate exception id '{exc.id}'"))
+            problems.append(doc.problem(("exceptions", i, "id"), f"duplicate exception id '{exc.id}'"))
         exception_ids.add(exc.id)
         for name, loc in _walk_conditions(exc.when, ("exceptions", i, "when")):
             need_signal(name, loc)
         if exc.suppress is not None:
-            for name, loc in (
+            for named, loc in (
                 (exc.suppress, ("exceptions", i, "suppress")),
                 (exc.when.signal, ("exceptions", i, "when")),
             ):
-                if name in signals and not isinstance(signals[name], span_kinds[:2]):
-                    problems.append(doc.error_line(loc, f"suppress works on lexicon or regex signals, '{name}' is not"))
-                elif name is not None and name not in signals and loc[-1] == "suppress":
-                    need_signal(name, loc)
+                if named in signals and signals[named].kind not in spans:
+                    problems.append(doc.problem(loc, f"suppress works on {spans_said} signals, '{named}' is not"))
+                elif named is not None and named not in signals and loc[-1] == "suppress":
+                    need_signal(named, loc)
 
     for i, clause in enumerate(policy.clauses):
         for name, loc in _walk_conditions(clause.when, ("clauses", i, "when")):
             need_signal(name, loc)
         for j, ex in enumerate(clause.exceptions):
             if ex not in exception_ids:
-                problems.append(doc.error_line(("clauses", i, "exceptions", j), f"unknown exception '{ex}'"))
+                problems.append(doc.problem(("clauses", i, "exceptions", j), f"unknown exception '{ex}'"))
     for i, esc in enumerate(policy.decision.escalate):
         for name, loc in _walk_conditions(esc.when, ("decision", "escalate", i, "when")):
             need_signal(name, loc)
@@ -162,8 +151,6 @@ def check_references(policy: Policy, doc: YamlDocument) -> None:
 
 
 def _closest(name: str, options: Any) -> str | None:
-    import difflib
-
     match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
     return match[0] if match else None
 
@@ -177,11 +164,8 @@ def parse_policy(text: str, source: str, max_bytes: int | None = None) -> Loaded
 
 
 def load_policy_file(path: Path, max_bytes: int | None = None, display: str | None = None) -> LoadedPolicy:
-    doc = load_yaml_file(path, max_bytes, display)
-    policy = validate_document(doc, Policy)
-    check_references(policy, doc)
-    digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    return LoadedPolicy(policy=policy, source=doc.source, digest=digest, document=doc)
+    # read once: the digest describes exactly the bytes that were parsed
+    return parse_policy(read_source(path, max_bytes, display), display or str(path), max_bytes)
 
 
 def policy_files(directory: Path) -> list[Path]:

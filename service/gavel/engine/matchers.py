@@ -10,14 +10,18 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ahocorasick
 import re2
 
 from gavel.engine.inflect import inflections
 from gavel.engine.normalize import NormalizedText, normalize_term
-from gavel.engine.schema import LexiconSignal, ProximitySignal, RegexSignal
-from gavel.errors import PolicyCompileError
+
+if TYPE_CHECKING:  # the kinds' schemas import this module at run time
+    from gavel.engine.kinds.lexicon import LexiconSignal
+    from gavel.engine.kinds.proximity import ProximitySignal
+    from gavel.engine.kinds.regex import RegexSignal
 
 _WORD = re.compile(r"\S+")
 # a sentence ends at . ! ? ; or a line break, followed by space or the end ("U.S. citizens" splits: harmless)
@@ -32,8 +36,20 @@ class Hit:
     start: int
     end: int
     score: float
-    what: str  # the term or pattern that matched
+    what: str  # what matched: the lexicon term, the pattern's id (patterns[2]), the domain
     category: str | None = None
+
+
+class LexiconTooLarge(ValueError):
+    """The lexicons hold more terms than allowed."""
+
+
+class PatternsRefused(ValueError):
+    """RE2 refused some patterns: (index in `patterns`, RE2's reason) for each."""
+
+    def __init__(self, refused: list[tuple[int, str]]) -> None:
+        self.refused = refused
+        super().__init__("; ".join(f"patterns[{i}]: {reason}" for i, reason in refused))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +85,7 @@ class LexiconMatcher:
                         bucket.append(_TermEntry(sid, term.term, category, score))
                         count += 1
         if count > max_terms:
-            raise PolicyCompileError([f"lexicons hold {count} terms after inflection, over the limit of {max_terms}"])
+            raise LexiconTooLarge(f"lexicons hold {count} terms after inflection, over the limit of {max_terms}")
         for key, bucket in entries.items():
             self._automaton.add_word(key, (len(key), tuple(bucket)))
         self.size = count
@@ -120,7 +136,7 @@ class RegexMatcher:
         self.signal_id = signal_id
         self.signal = signal
         self._patterns: list[tuple[str, re2._Regexp, int | None]] = []
-        problems: list[str] = []
+        refused: list[tuple[int, str]] = []
         options = re2.Options()
         options.max_mem = 8 << 20  # bound what one pattern may cost
         options.log_errors = False  # a refused pattern is reported as a policy error, not as RE2's stderr line
@@ -133,9 +149,9 @@ class RegexMatcher:
                 reason = exc.args[0] if exc.args else exc
                 if isinstance(reason, bytes):
                     reason = reason.decode("utf-8", "replace")
-                problems.append(f"signals.{signal_id}.patterns[{i}]: RE2 refuses the pattern: {reason}")
-        if problems:
-            raise PolicyCompileError(problems)
+                refused.append((i, f"RE2 refuses the pattern: {reason}"))
+        if refused:
+            raise PatternsRefused(refused)
 
     @property
     def patterns(self) -> list[str]:
@@ -147,7 +163,8 @@ class RegexMatcher:
         original = self.signal.on == "original"
         view = norm.text
         haystack = norm.original if original else view.text
-        for i, (pattern, rx, group) in enumerate(self._patterns):
+        text = norm.original
+        for i, (_, rx, group) in enumerate(self._patterns):
             if only is not None and i not in only:
                 continue
             for m in rx.finditer(haystack):
@@ -156,8 +173,20 @@ class RegexMatcher:
                     continue
                 if not original:
                     start, end = view.to_original(start, end)
-                hits.append(Hit(self.signal_id, start, end, self.signal.score, pattern, self.signal.category))
+                start, end = trim_to_words(text, start, end)
+                hits.append(Hit(self.signal_id, start, end, self.signal.score, f"patterns[{i}]", self.signal.category))
         return hits
+
+
+def trim_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the spaces and punctuation a pattern caught around its words
+    ("kill " -> "kill"); a span of punctuation only is kept as it is."""
+    s, e = start, end
+    while s < e and not text[s].isalnum():
+        s += 1
+    while e > s and not text[e - 1].isalnum():
+        e -= 1
+    return (s, e) if s < e else (start, end)
 
 
 class RegexPrefilter:

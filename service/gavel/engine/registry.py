@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gavel.engine.compiler import CompiledPolicy, compile_policy
 from gavel.engine.loader import load_policy_file, policy_files
-from gavel.errors import PolicyCompileError, PolicyError, PolicyValidationError
+from gavel.errors import PolicyError, PolicyValidationError, Problem
 from gavel.models.base import ModelHub
 
 log = logging.getLogger("gavel.registry")
@@ -26,7 +26,6 @@ class PolicySet:
     policies: dict[str, CompiledPolicy]
     generation: int
     loaded_at: float
-    sources: tuple[str, ...] = ()
 
     def get(self, policy_id: str) -> CompiledPolicy | None:
         return self.policies.get(policy_id)
@@ -34,10 +33,16 @@ class PolicySet:
 
 @dataclass
 class ReloadReport:
+    """What a reload did; `errors` are the problems as `file:line:col: path: message` lines."""
+
     ok: bool
     generation: int
-    errors: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     policies: dict[str, str] = field(default_factory=dict)  # id -> version
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(p) for p in self.problems]
 
 
 def compile_files(
@@ -49,18 +54,20 @@ def compile_files(
 ) -> dict[str, CompiledPolicy]:
     """Load and compile every file; collect every problem of every file before raising."""
     compiled: dict[str, CompiledPolicy] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for path in paths:
         display = _display(path, base)
         try:
             loaded = load_policy_file(path, max_bytes, display)
             policy = compile_policy(loaded, hub, max_terms)
-        except (PolicyValidationError, PolicyCompileError) as exc:
+        except PolicyValidationError as exc:  # compile errors included
             problems.extend(exc.problems)
             continue
         if policy.id in compiled:
             problems.append(
-                f"{display}:1:1: id: policy id '{policy.id}' is also defined in {compiled[policy.id].source}"
+                loaded.document.problem(
+                    ("id",), f"policy id '{policy.id}' is also defined in {compiled[policy.id].source}"
+                )
             )
             continue
         compiled[policy.id] = policy
@@ -90,7 +97,7 @@ class PolicyRegistry:
         self._max_terms = max_lexicon_terms
         self._lock = threading.Lock()
         self._current = PolicySet({}, 0, 0.0)
-        self.last_errors: list[str] = []
+        self.last_problems: list[Problem] = []
         self.last_reload_at: float | None = None
         self.reloads_ok = 0
         self.reloads_failed = 0
@@ -101,18 +108,18 @@ class PolicyRegistry:
 
     def _build(self) -> dict[str, CompiledPolicy]:
         if not self.policy_dir.is_dir():
-            raise PolicyValidationError([f"{self.policy_dir}:1:1: policy directory does not exist"])
+            raise PolicyValidationError([Problem(str(self.policy_dir), 1, 1, "", "policy directory does not exist")])
         files = policy_files(self.policy_dir)
         if not files:
-            raise PolicyValidationError([f"{self.policy_dir}:1:1: no policy files (*.yaml) found"])
+            raise PolicyValidationError([Problem(str(self.policy_dir), 1, 1, "", "no policy files (*.yaml) found")])
         return compile_files(files, self._hub, self._max_bytes, self._max_terms, self.policy_dir.parent)
 
     def load(self) -> PolicySet:
         """First load: any error is fatal (raise), since there is no good set to keep serving."""
         with self._lock:
             policies = self._build()
-            self._current = PolicySet(policies, 1, time.time(), tuple(p.source for p in policies.values()))
-            self.last_errors = []
+            self._current = PolicySet(policies, 1, time.time())
+            self.last_problems = []
             return self._current
 
     def reload(self) -> ReloadReport:
@@ -120,19 +127,29 @@ class PolicyRegistry:
             self.last_reload_at = time.time()
             try:
                 policies = self._build()
-            except Exception as exc:  # any failure keeps the old set and is reported, never raised
-                problems = getattr(exc, "problems", None) if isinstance(exc, PolicyError) else None
-                if not problems:
-                    log.exception("policy reload failed unexpectedly")
-                    problems = [f"{self.policy_dir}:1:1: reload failed: {type(exc).__name__}: {exc}"]
-                self.last_errors = list(problems)
-                self.reloads_failed += 1
-                return ReloadReport(False, self._current.generation, list(problems), self._versions())
+            except PolicyValidationError as exc:
+                return self._failed(exc.problems)
+            except PolicyError as exc:
+                return self._failed([Problem(str(self.policy_dir), 1, 1, "", str(exc))])
+            except Exception as exc:  # any other failure keeps the old set and is reported, never raised
+                log.exception("policy reload failed unexpectedly")
+                message = f"reload failed: {type(exc).__name__}: {exc}"
+                return self._failed([Problem(str(self.policy_dir), 1, 1, "", message)])
             generation = self._current.generation + 1
-            self._current = PolicySet(policies, generation, time.time(), tuple(p.source for p in policies.values()))
-            self.last_errors = []
+            self._current = PolicySet(policies, generation, time.time())
+            self.last_problems = []
             self.reloads_ok += 1
             return ReloadReport(True, generation, [], self._versions())
+
+    @property
+    def last_errors(self) -> list[str]:
+        """The last failed reload's problems as `file:line:col: path: message` lines."""
+        return [str(p) for p in self.last_problems]
+
+    def _failed(self, problems: list[Problem]) -> ReloadReport:
+        self.last_problems = list(problems)
+        self.reloads_failed += 1
+        return ReloadReport(False, self._current.generation, list(problems), self._versions())
 
     def _versions(self) -> dict[str, str]:
         return {pid: p.version for pid, p in self._current.policies.items()}
@@ -141,5 +158,5 @@ class PolicyRegistry:
     def from_policies(cls, policies: dict[str, CompiledPolicy]) -> PolicyRegistry:
         """A fixed registry (CLI runs on explicit files, tests)."""
         reg = cls(Path("."), None)
-        reg._current = PolicySet(policies, 1, time.time(), tuple(p.source for p in policies.values()))
+        reg._current = PolicySet(policies, 1, time.time())
         return reg

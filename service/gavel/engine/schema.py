@@ -8,14 +8,13 @@ point at file:line like every other error.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, GetCoreSchemaHandler, field_validator, model_validator
+from pydantic_core import core_schema
 
+from gavel.engine.kinds.base import Identifier, Score, SignalBase, StrictModel
 from gavel.engine.results import Action
-
-Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 def first_duplicate(ids: Iterable[str]) -> str | None:
@@ -27,98 +26,22 @@ def first_duplicate(ids: Iterable[str]) -> str | None:
     return None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel
 
 
-# --- signals -------------------------------------------------------------------------------
+class _RegisteredKinds:
+    """Validates a signal as the union of the registered kinds, told apart by `kind`. Built when
+    the schema is (re)built, so a kind registered later is accepted after `Policy.model_rebuild`."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        from gavel.engine.kinds import kinds
+
+        members = tuple(k.schema for k in kinds())
+        return handler(Annotated[Union[members], Field(discriminator="kind")])  # noqa: UP007
 
 
-class LexiconTerm(_Strict):
-    term: Annotated[str, Field(min_length=1, max_length=200)]
-    variants: list[str] = Field(default_factory=list, description="other spellings, irregular forms")
-    category: str | None = Field(default=None, description="e.g. the protected category a group term names")
-    score: Score | None = Field(default=None, description="defaults to the signal's score")
-    inflect: bool | None = Field(default=None, description="generate -s/-ed/-ing/-ion forms; defaults to the signal's")
-
-
-class LexiconSignal(_Strict):
-    kind: Literal["lexicon"]
-    description: str = ""
-    terms: list[str | LexiconTerm] = Field(min_length=1)
-    category: str | None = None
-    score: Score = 1.0
-    inflect: bool = False
-
-    def expanded_terms(self) -> list[LexiconTerm]:
-        return [LexiconTerm(term=t) if isinstance(t, str) else t for t in self.terms]
-
-
-class RegexSignal(_Strict):
-    kind: Literal["regex"]
-    description: str = ""
-    patterns: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(min_length=1)
-    category: str | None = None
-    score: Score = 1.0
-    on: Literal["normalized", "original"] = Field(
-        default="normalized",
-        description="normalized: lowercase, accents/leet/homoglyphs folded; original: the post as sent",
-    )
-
-
-class ProximitySignal(_Strict):
-    kind: Literal["proximity"]
-    description: str = ""
-    anchor: str = Field(description="a lexicon or regex signal")
-    target: str = Field(description="a lexicon or regex signal")
-    window: Annotated[int, Field(ge=0, le=100)] = 6
-    order: Literal["any", "anchor_first", "target_first"] = "any"
-    score: Score | None = Field(default=None, description="defaults to the lower of the two hits' scores")
-    same_sentence: bool = Field(default=True, description="both sides in one sentence")
-    blocked_by: list[str] = Field(
-        default_factory=list,
-        description="lexicon/regex signals whose hit between the two sides, or over either side, breaks the pair "
-        "('Eliminating Israel does not mean ... Jewish people'; 'the Jewish state')",
-    )
-
-
-class ModelSignal(_Strict):
-    kind: Literal["model"]
-    description: str = ""
-    model: str
-    label: str
-    threshold: Score = 0.5
-    explain_words: bool = Field(default=True, description="add word-level evidence (occlusion) when it fires")
-
-
-class ExemplarSignal(_Strict):
-    kind: Literal["exemplar"]
-    description: str = ""
-    model: str = "minilm"
-    examples: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
-    counter_examples: list[str] = Field(default_factory=list)
-    threshold: Score = 0.6
-    margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        default=0.05, description="how much closer to an example than to any counter-example"
-    )
-
-
-ContextOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists", "truthy"]
-
-
-class ContextSignal(_Strict):
-    kind: Literal["context"]
-    description: str = ""
-    field: str = Field(description="dotted path into the request's context, e.g. author.strikes")
-    op: ContextOp = "truthy"
-    value: Any = None
-    score: Score = 1.0
-
-
-Signal = Annotated[
-    LexiconSignal | RegexSignal | ProximitySignal | ModelSignal | ExemplarSignal | ContextSignal,
-    Field(discriminator="kind"),
-]
+# for type checkers a signal is a SignalBase; pydantic validates it as one of the registered kinds
+Signal = Annotated[SignalBase, _RegisteredKinds()]
 
 
 # --- conditions ----------------------------------------------------------------------------
@@ -127,11 +50,11 @@ Signal = Annotated[
 class Condition(_Strict):
     """Exactly one of signal / all_of / any_of / none_of; a bare string in a list means a signal."""
 
-    signal: str | None = None
-    all_of: list[Condition] | None = None
-    any_of: list[Condition] | None = None
-    none_of: list[Condition] | None = None
-    weight: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    signal: str | None = Field(default=None, description="a signal id: its strongest hit's score")
+    all_of: list[Condition] | None = Field(default=None, description="the weakest child; 0 unless every child fires")
+    any_of: list[Condition] | None = Field(default=None, description="the strongest child")
+    none_of: list[Condition] | None = Field(default=None, description="1 when no child fires")
+    weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(default=1.0, description="multiplies the score")
     explain: str | None = Field(default=None, description="said in the answer when this branch fires")
 
     @model_validator(mode="before")
@@ -167,8 +90,8 @@ class Condition(_Strict):
 
 
 class Thresholds(_Strict):
-    violates: Score = 0.75
-    needs_review: Score = 0.4
+    violates: Score = Field(default=0.75, description="a score at or above this violates")
+    needs_review: Score = Field(default=0.4, description="a score at or above this (below violates) needs review")
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -186,17 +109,17 @@ class PolicyException(_Strict):
     dropped, and the clause is scored again without them.
     """
 
-    id: Identifier
-    description: str = ""
-    when: Condition
+    id: Identifier = Field(description="the exception's id, named in clauses' `exceptions`")
+    description: str = Field(default="", description="for authors")
+    when: Condition = Field(description="the condition that makes it fire (for suppress: the cue signal)")
     effect: Literal["clear", "downgrade", "cap_review", "suppress"] = Field(
         description="clear: no_violation; downgrade: one step down; cap_review: at most needs_review; "
         "suppress: drop the hits of `suppress` that `when` governs"
     )
-    explanation: str
+    explanation: str = Field(description="said in the answer when it changes a verdict")
     suppress: str | None = Field(default=None, description="with effect suppress: the signal whose hits it drops")
-    window: Annotated[int, Field(ge=0, le=20)] = 3
-    order: Literal["before", "after", "any"] = "before"
+    window: Annotated[int, Field(ge=0, le=20)] = Field(default=3, description="suppress: at most this many words apart")
+    order: Literal["before", "after", "any"] = Field(default="before", description="suppress: where the cue stands")
 
     @model_validator(mode="after")
     def _suppress_needs_target(self) -> PolicyException:
@@ -208,54 +131,60 @@ class PolicyException(_Strict):
 
 
 class ActionMap(_Strict):
-    violates: Action = Action.REMOVE
-    needs_review: Action = Action.REVIEW
+    violates: Action = Field(default=Action.REMOVE, description="the action for a violates verdict")
+    needs_review: Action = Field(default=Action.REVIEW, description="the action for a needs_review verdict")
 
 
 class Clause(_Strict):
-    id: Identifier
-    title: str
-    description: str = ""
-    when: Condition
-    thresholds: Thresholds = Thresholds()
+    id: Identifier = Field(description="the clause's id in answers")
+    title: str = Field(description="a short name for reviewers")
+    description: str = Field(default="", description="what the clause covers")
+    when: Condition = Field(description="the condition tree that scores the clause")
+    thresholds: Thresholds = Field(default=Thresholds(), description="score -> verdict")
     exceptions: list[str] = Field(default_factory=list, description="ids of the policy's exceptions")
     actions: ActionMap | None = Field(default=None, description="overrides the policy's decision map")
 
 
 class Escalation(_Strict):
-    when: Condition
-    from_action: Action = Field(alias="from")
-    to_action: Action = Field(alias="to")
-    reason: str
+    when: Condition = Field(description="the condition that escalates")
+    from_action: Action = Field(alias="from", description="the policy action it raises")
+    to_action: Action = Field(alias="to", description="the action it raises it to")
+    reason: str = Field(description="said in the decision's reasons")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class DecisionRule(_Strict):
-    actions: ActionMap = ActionMap()
-    escalate: list[Escalation] = Field(default_factory=list)
+    actions: ActionMap = Field(default=ActionMap(), description="verdict -> action, for every clause")
+    escalate: list[Escalation] = Field(default_factory=list, description="rules that raise the policy's action")
 
 
 class PolicySource(_Strict):
     text: str = Field(min_length=1, description="the rule as written, quoted")
-    quoted_in: list[str] = Field(default_factory=list)
-    url: str | None = None
+    quoted_in: list[str] = Field(default_factory=list, description="where the rule is quoted")
+    url: str | None = Field(default=None, description="where the rule is published")
 
 
 class Policy(_Strict):
-    id: Identifier
-    version: Annotated[str, Field(min_length=1, max_length=64)]
-    title: str
-    description: str = ""
-    source: PolicySource
-    protected_categories: list[str] = Field(default_factory=list)
-    signals: dict[Identifier, Signal] = Field(min_length=1)
-    exceptions: list[PolicyException] = Field(default_factory=list)
-    clauses: list[Clause] = Field(min_length=1)
-    decision: DecisionRule = DecisionRule()
-    # the languages the rules are written for ('*': any); a post in another one is answered per `uncovered`
-    languages: list[Annotated[str, Field(pattern=r"^([a-z]{2,3}|\*)$")]] = Field(default=["en"], min_length=1)
-    uncovered: Literal["review", "evaluate"] = "review"
+    id: Identifier = Field(description="the policy's id in requests and answers")
+    version: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="named in every answer")
+    title: str = Field(description="a short name")
+    description: str = Field(default="", description="what the policy covers")
+    source: PolicySource = Field(description="the rule this policy encodes")
+    protected_categories: list[str] = Field(
+        default_factory=list, description="categories whose lexicons name targets (role: target by default)"
+    )
+    signals: dict[Identifier, Signal] = Field(min_length=1, description="signal id -> signal, by `kind`")
+    exceptions: list[PolicyException] = Field(default_factory=list, description="context that changes verdicts")
+    clauses: list[Clause] = Field(min_length=1, description="what the policy forbids, each with a verdict")
+    decision: DecisionRule = Field(default=DecisionRule(), description="verdicts -> the policy's action")
+    languages: list[Annotated[str, Field(pattern=r"^([a-z]{2,3}|\*)$")]] = Field(
+        default=["en"], min_length=1, description="the languages the rules are written for ('*': any)"
+    )
+    uncovered: Literal["review", "evaluate"] = Field(
+        default="review",
+        description="a post in another language: `review` it, or `evaluate` it anyway (marked uncovered)",
+    )
 
     @field_validator("clauses")
     @classmethod

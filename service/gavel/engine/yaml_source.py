@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gavel.errors import PolicyValidationError
+from gavel.errors import PolicyValidationError, Problem
 
 try:  # the C loader is several times faster on large lexicons
     from yaml import CSafeLoader as _Loader
@@ -56,11 +56,9 @@ class YamlDocument:
             path = path[:-1]
         return self.positions.get((), Position(1, 1))
 
-    def error_line(self, loc: Sequence[str | int], message: str) -> str:
+    def problem(self, loc: Sequence[str | int], message: str) -> Problem:
         pos = self.locate(loc)
-        where = format_loc(loc)
-        prefix = f"{self.source}:{pos.line}:{pos.column}"
-        return f"{prefix}: {where}: {message}" if where else f"{prefix}: {message}"
+        return Problem(self.source, pos.line, pos.column, format_loc(loc), message)
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -87,13 +85,21 @@ def _check_events(text: str, source: str) -> None:
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.AliasEvent) or anchor is not None:
             raise PolicyValidationError(
-                [f"{source}:{line}:{col}: YAML anchors and aliases are not allowed in policy files (found '{anchor}')"]
+                [
+                    Problem(
+                        source,
+                        line,
+                        col,
+                        "",
+                        f"YAML anchors and aliases are not allowed in policy files (found '{anchor}')",
+                    )
+                ]
             )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
                 raise PolicyValidationError(
-                    [f"{source}:{line}:{col}: the YAML nests deeper than {MAX_YAML_DEPTH} levels"]
+                    [Problem(source, line, col, "", f"the YAML nests deeper than {MAX_YAML_DEPTH} levels")]
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -125,11 +131,11 @@ def _build(node: yaml.Node, path: Path_, doc: YamlDocument, loader: Any) -> Any:
         for key_node, value_node in node.value:
             # Keys are taken as written: YAML 1.1 would turn `on:` or `no:` into booleans.
             if not isinstance(key_node, yaml.ScalarNode):
-                raise PolicyValidationError([doc.error_line(path, "mapping keys must be plain scalars")])
+                raise PolicyValidationError([doc.problem(path, "mapping keys must be plain scalars")])
             skey = str(key_node.value)
             if skey in out:
                 doc.positions[(*path, skey)] = _mark(key_node)
-                raise PolicyValidationError([doc.error_line((*path, skey), f"duplicate key '{skey}'")])
+                raise PolicyValidationError([doc.problem((*path, skey), f"duplicate key '{skey}'")])
             child = (*path, skey)
             out[skey] = _build(value_node, child, doc, loader)
             # a scalar's errors point at the value; a block's at its key, where a reader looks
@@ -143,22 +149,19 @@ def _build(node: yaml.Node, path: Path_, doc: YamlDocument, loader: Any) -> Any:
     except yaml.constructor.ConstructorError as exc:
         # an unknown tag (`!!python/name:os.system`): the safe loader refuses to build it
         pos = _mark(node)
-        where = f"{doc.source}:{pos.line}:{pos.column}"
-        raise PolicyValidationError(
-            [f"{where}: unknown YAML tag '{_tag_name(node.tag)}': policy files hold plain values"]
-        ) from exc
+        message = f"unknown YAML tag '{_tag_name(node.tag)}': policy files hold plain values"
+        raise PolicyValidationError([Problem(doc.source, pos.line, pos.column, "", message)]) from exc
     except (ValueError, TypeError, OverflowError) as exc:  # `!!int abc`, `!!timestamp 2020-13-45`
         pos = _mark(node)
-        raise PolicyValidationError(
-            [f"{doc.source}:{pos.line}:{pos.column}: value does not fit its YAML tag '{_tag_name(node.tag)}': {exc}"]
-        ) from exc
+        message = f"value does not fit its YAML tag '{_tag_name(node.tag)}': {exc}"
+        raise PolicyValidationError([Problem(doc.source, pos.line, pos.column, "", message)]) from exc
 
 
 def load_yaml(text: str, source: str, max_bytes: int | None = None) -> YamlDocument:
     """Parse one YAML document from `text`; errors name `source`, line and column."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if max_bytes is not None and size > max_bytes:
-        raise PolicyValidationError([f"{source}:1:1: file is {size} bytes, over the limit of {max_bytes}"])
+        raise PolicyValidationError([Problem(source, 1, 1, "", f"file is {size} bytes, over the limit of {max_bytes}")])
     try:
         _check_events(text, source)
         loader = _Loader(text)
@@ -169,12 +172,12 @@ def load_yaml(text: str, source: str, max_bytes: int | None = None) -> YamlDocum
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise PolicyValidationError([f"{source}:{line}:{col}: {_problem(exc)}"]) from exc
+        raise PolicyValidationError([Problem(source, line, col, "", _problem(exc))]) from exc
     except yaml.YAMLError as exc:
-        raise PolicyValidationError([f"{source}:1:1: invalid YAML: {exc}"]) from exc
+        raise PolicyValidationError([Problem(source, 1, 1, "", f"invalid YAML: {exc}")]) from exc
     doc = YamlDocument(source=source, data=None)
     if root is None:
-        raise PolicyValidationError([f"{source}:1:1: the file is empty"])
+        raise PolicyValidationError([Problem(source, 1, 1, "", "the file is empty")])
     loader = _Loader("")
     try:
         doc.data = _build(root, (), doc, loader)
@@ -183,16 +186,22 @@ def load_yaml(text: str, source: str, max_bytes: int | None = None) -> YamlDocum
     return doc
 
 
-def load_yaml_file(path: Path, max_bytes: int | None = None, display: str | None = None) -> YamlDocument:
+def read_source(path: Path, max_bytes: int | None = None, display: str | None = None) -> str:
+    """The file's text, read once: what is parsed is what a digest of it describes."""
     source = display or str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise PolicyValidationError([f"{source}:1:1: cannot read file: {exc.strerror}"]) from exc
+        raise PolicyValidationError([Problem(source, 1, 1, "", f"cannot read file: {exc.strerror}")]) from exc
     if max_bytes is not None and len(raw) > max_bytes:
-        raise PolicyValidationError([f"{source}:1:1: file is {len(raw)} bytes, over the limit of {max_bytes}"])
+        raise PolicyValidationError(
+            [Problem(source, 1, 1, "", f"file is {len(raw)} bytes, over the limit of {max_bytes}")]
+        )
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyValidationError([f"{source}:1:1: file is not valid UTF-8 (byte {exc.start})"]) from exc
-    return load_yaml(text, source, max_bytes)
+        raise PolicyValidationError([Problem(source, 1, 1, "", f"file is not valid UTF-8 (byte {exc.start})")]) from exc
+
+
+def load_yaml_file(path: Path, max_bytes: int | None = None, display: str | None = None) -> YamlDocument:
+    return load_yaml(read_source(path, max_bytes, display), display or str(path), max_bytes)

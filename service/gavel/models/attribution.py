@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from gavel.models.base import TokenAttribution
 
@@ -41,16 +41,6 @@ def attributions(
     # separates words when the score is saturated (0.9999 with two insults)
     out.sort(key=lambda a: (-a.log_odds_drop, a.start))
     return out
-
-
-def occlusion(
-    text: str, label: str, score_batch: Callable[[Sequence[str]], list[dict[str, float]]]
-) -> list[TokenAttribution]:
-    """Occlusion with a synchronous scorer, in one call of `score_batch` (benchmarks, tools)."""
-    spans = words(text)
-    if not spans:
-        return []
-    return attributions(spans, label, score_batch(variants(text, spans)))
 
 
 def _logit(p: float) -> float:

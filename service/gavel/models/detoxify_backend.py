@@ -9,6 +9,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from gavel.errors import ModelUnavailableError
+from gavel.settings import Settings
+
 
 class DetoxifyBackend:
     """`detoxify.Detoxify(model_type, checkpoint=..., huggingface_config_path=...)`, scored in batches.
@@ -75,3 +78,15 @@ def _base_model_name(torch: Any, checkpoint: Path) -> str:
         return str(loaded["config"]["arch"]["args"]["model_type"])
     except Exception:
         return "bert-base-uncased"
+
+
+def load(settings: Settings) -> DetoxifyBackend:
+    if settings.detoxify_checkpoint is None:
+        raise ModelUnavailableError(
+            "detoxify",
+            "GAVEL_DETOXIFY_CHECKPOINT is not set (Detoxify's weights are not downloaded at run time; "
+            "see bench/README.md for fetching them once)",
+        )
+    return DetoxifyBackend(
+        settings.detoxify_variant, settings.detoxify_checkpoint, settings.detoxify_config_dir, settings.detoxify_device
+    )

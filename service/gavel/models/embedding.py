@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gavel.settings import Settings
+
 
 class MiniLMBackend:
     name = "minilm"
@@ -32,3 +34,7 @@ class MiniLMBackend:
             list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def load(settings: Settings) -> MiniLMBackend:
+    return MiniLMBackend()

@@ -6,7 +6,9 @@ need it answer needs_review and /readyz says why (no silent degradation).
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +25,13 @@ from gavel.settings import Settings
 
 log = logging.getLogger("gavel.models")
 
-KNOWN_MODELS = ("profanity", "minilm", "detoxify")
+# The registry of model backends: name -> the module whose `load(settings)` returns the backend
+# (a ClassifierBackend or an EmbeddingBackend). Imported only when GAVEL_MODELS asks for it.
+BACKENDS: dict[str, str] = {
+    "profanity": "gavel.models.profanity",
+    "minilm": "gavel.models.embedding",
+    "detoxify": "gavel.models.detoxify_backend",
+}
 Observer = Callable[[str, int, float], None]
 
 
@@ -43,7 +51,7 @@ class DefaultModelHub:
     """Loaded classifiers and embedders by name, each with one MicroBatcher (one worker thread).
 
     Public API: `from_settings`, `start`/`close` (the batchers), `available`, `unavailable_reason`,
-    `info`/`loaded` ((name, version) for answers and /readyz), `failures`, `classify` (windowed,
+    `info` ((name, version) for answers and /readyz), `failures`, `classify` (windowed,
     max per label), `embed`/`embed_now` (L2-normalised float32), `attribute` (occlusion in one
     forward pass), `add_classifier`/`add_embedder` (any backend, e.g. in tests), `set_observer`.
     """
@@ -78,13 +86,7 @@ class DefaultModelHub:
             settings.model_max_wait_ms,
             settings.model_queue_size,
         )
-        names = settings.model_names()
-        if settings.torch_threads > 0 and any(n in ("minilm", "detoxify") for n in names):
-            import torch
-
-            # intra-op threads of every forward pass; each model has one worker thread calling it
-            torch.set_num_threads(settings.torch_threads)
-        for name in names:
+        for name in settings.model_names():
             began = time.perf_counter()
             try:
                 hub._load(name, settings)
@@ -94,36 +96,22 @@ class DefaultModelHub:
                 log.error("model %s failed to load: %s", name, reason)
             else:
                 log.info("model %s loaded in %.2fs", name, time.perf_counter() - began)
+        if settings.torch_threads > 0 and "torch" in sys.modules:
+            import torch
+
+            # intra-op threads of every forward pass; each model has one worker thread calling it
+            torch.set_num_threads(settings.torch_threads)
         return hub
 
     def _load(self, name: str, settings: Settings) -> None:
-        if name == "profanity":
-            from gavel.models.profanity import ProfanityBackend
-
-            self.add_classifier(ProfanityBackend())
-        elif name == "minilm":
-            from gavel.models.embedding import MiniLMBackend
-
-            self.add_embedder(MiniLMBackend())
-        elif name == "detoxify":
-            if settings.detoxify_checkpoint is None:
-                raise ModelUnavailableError(
-                    "detoxify",
-                    "GAVEL_DETOXIFY_CHECKPOINT is not set (Detoxify's weights are not downloaded at run time; "
-                    "see bench/README.md for fetching them once)",
-                )
-            from gavel.models.detoxify_backend import DetoxifyBackend
-
-            self.add_classifier(
-                DetoxifyBackend(
-                    settings.detoxify_variant,
-                    settings.detoxify_checkpoint,
-                    settings.detoxify_config_dir,
-                    settings.detoxify_device,
-                )
-            )
+        module = BACKENDS.get(name)
+        if module is None:
+            raise ModelUnavailableError(name, f"unknown model '{name}' (known: {', '.join(BACKENDS)})")
+        backend = importlib.import_module(module).load(settings)
+        if isinstance(backend, EmbeddingBackend):
+            self.add_embedder(backend)
         else:
-            raise ModelUnavailableError(name, f"unknown model '{name}' (known: {', '.join(KNOWN_MODELS)})")
+            self.add_classifier(backend)
 
     def add_classifier(self, backend: ClassifierBackend) -> None:
         batcher: MicroBatcher[dict[str, float]] = MicroBatcher(
@@ -171,10 +159,6 @@ class DefaultModelHub:
     def info(self) -> list[tuple[str, str]]:
         out = [(n, c.backend.version) for n, c in self._classifiers.items()]
         return out + [(n, e.backend.version) for n, e in self._embedders.items()]
-
-    def loaded(self) -> list[tuple[str, str]]:
-        """(name, version) of every loaded model, for /readyz."""
-        return self.info()
 
     def failures(self) -> dict[str, str]:
         """Models asked for that did not load, with the reason."""

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
+from gavel.settings import Settings
+
 
 class ProfanityBackend:
     name = "profanity"
@@ -24,3 +26,7 @@ class ProfanityBackend:
             return []
         probs = self._model.predict_proba(self._vectorizer.transform(list(texts)))[:, 1]
         return [{"profanity": float(p)} for p in probs]
+
+
+def load(settings: Settings) -> ProfanityBackend:
+    return ProfanityBackend()

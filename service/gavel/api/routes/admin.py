@@ -58,6 +58,7 @@ async def reload_policies(_: AdminDep, request: Request, runtime: RuntimeDep) ->
         "generation": report.generation,
         "policies": report.policies,
         "errors": report.errors,
+        "problems": [p.as_dict() for p in report.problems],
     }
     return JSONResponse(status_code=200 if report.ok else 422, content=body)
 
@@ -72,6 +73,7 @@ async def admin_status(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
         },
         "last_reload_at": reg.last_reload_at,
         "last_reload_errors": reg.last_errors,
+        "last_reload_problems": [p.as_dict() for p in reg.last_problems],
         "reloads_ok": reg.reloads_ok,
         "reloads_failed": reg.reloads_failed,
     }

@@ -31,6 +31,7 @@ async def list_policies(runtime: RuntimeDep) -> dict[str, Any]:
         "generation": pset.generation,
         "policies": [_summary(p) for p in pset.policies.values()],
         "last_reload_errors": runtime.registry.last_errors,
+        "last_reload_problems": [p.as_dict() for p in runtime.registry.last_problems],
     }
 
 
@@ -56,7 +57,10 @@ async def get_policy(policy_id: str, runtime: RuntimeDep) -> dict[str, Any]:
             }
             for c in cp.clauses
         ],
-        "signals": {sid: {"kind": s.kind, "description": s.description} for sid, s in policy.signals.items()},
+        "signals": {
+            sid: {"kind": s.kind, "description": s.description, "role": cp.roles[sid]}
+            for sid, s in policy.signals.items()
+        },
         "exceptions": [{"id": e.id, "effect": e.effect, "explanation": e.explanation} for e in policy.exceptions],
         "models": sorted(cp.models_needed()),
         "lexicon_terms": cp.lexicon.size,

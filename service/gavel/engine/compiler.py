@@ -47,6 +47,8 @@ class CompiledPolicy:
     exceptions: dict[str, PolicyException]
     clause_signals: dict[str, frozenset[str]] = field(default_factory=dict)
     regex_prefilter: RegexPrefilter | None = None
+    # file:line:col: messages that do not stop the policy (lexicon folding collisions)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -113,6 +115,7 @@ def compile_policy(loaded: LoadedPolicy, hub: ModelHub | None, max_lexicon_terms
         exceptions={e.id: e for e in policy.exceptions},
         clause_signals={c.id: frozenset(c.when.signals()) for c in policy.clauses},
         regex_prefilter=RegexPrefilter(regexes) if regexes else None,
+        warnings=[loaded.document.error_line(list(loc), c.message()) for loc, c in lexicon.collisions],
     )
 
 

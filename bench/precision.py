@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "service"))
+sys.path.append(str(ROOT / "service"))  # after PYTHONPATH: another checkout's engine can be measured
 
 from gavel.engine.evaluator import EvalItem  # noqa: E402
 from gavel.engine.results import EvaluationResult  # noqa: E402
@@ -57,7 +57,8 @@ class Outcome:
 
 def rows_by_group(which: str) -> dict[str, list[Row]]:
     sets = sorted({s for sets, _ in (*BENIGN.values(), *HATEFUL.values()) for s in sets})
-    train, dev = split(iter_sets(sets))
+    data = ROOT.parent / "shared" / "data"  # beside this checkout, whichever engine is imported
+    train, dev = split(iter_sets(sets, data if data.is_dir() else None))
     chosen = dev if which == "dev" else train
     out: dict[str, list[Row]] = {}
     for name, (names, label) in (*BENIGN.items(), *HATEFUL.items()):

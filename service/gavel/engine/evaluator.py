@@ -599,13 +599,23 @@ class SignalBoard:
                 h.signal,
                 "lexicon",
                 h.score,
-                f"'{h.what}' marks the exception '{ex_id}'",
+                f"'{post.item.text[h.start : h.end]}' ({h.signal}) marks the exception '{ex_id}'",
             )
             for h in markers
         ]
+        text = post.item.text
         out += [
-            post.evidence(h.start, h.end, h.signal, "lexicon", h.score, f"'{h.what}' set aside by '{ex_id}'")
-            for h in dropped
+            post.evidence(
+                h.start,
+                h.end,
+                h.signal,
+                "lexicon",
+                h.score,
+                # name both words: "'killing' set aside: governed by 'Stop' (exception 'opposed_harm')"
+                f"'{text[h.start : h.end]}' ({h.signal}) set aside: governed by '{text[m.start : m.end]}' "
+                f"({m.signal}), exception '{ex_id}'",
+            )
+            for m, h in zip(markers, dropped, strict=True)
         ]
         return _dedupe(out)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import ahocorasick
 import re2
 
-from gavel.engine.inflect import inflections
 from gavel.engine.collisions import Collision, find_collisions
+from gavel.engine.inflect import inflections
 from gavel.engine.normalize import NormalizedText, normalize
 from gavel.engine.schema import LexiconSignal, ProximitySignal, RegexSignal
 from gavel.errors import PolicyCompileError

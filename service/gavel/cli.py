@@ -201,6 +201,8 @@ def validate(
                     f"ok  {f}: policy '{loaded.policy.id}' v{loaded.policy.version}, "
                     f"{len(loaded.policy.clauses)} clauses, {compiled.lexicon.size} lexicon forms"
                 )
+                for warning in compiled.warnings:
+                    typer.echo(f"warning: {warning}", err=True)
         except PolicyError as exc:
             failed = True
             typer.echo(str(exc), err=True)

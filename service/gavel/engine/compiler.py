@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gavel.engine.collisions import Collision
 from gavel.engine.kinds import kind
 from gavel.engine.kinds.base import CompileContext, CompiledKind, ModelUse, SignalBase
 from gavel.engine.kinds.lexicon import CompiledLexicons
@@ -28,6 +29,8 @@ class CompiledPolicy:
     roles: dict[str, Role]  # signal id -> the role of its evidence
     exceptions: dict[str, PolicyException]
     clause_signals: dict[str, frozenset[str]] = field(default_factory=dict)
+    # file:line:col: messages that do not stop the policy (lexicon folding collisions)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -92,4 +95,10 @@ def compile_policy(loaded: LoadedPolicy, hub: ModelHub | None, max_lexicon_terms
         roles=roles,
         exceptions={e.id: e for e in policy.exceptions},
         clause_signals={c.id: frozenset(c.when.signals()) for c in policy.clauses},
+        warnings=[str(loaded.document.problem(list(loc), c.message())) for loc, c in _lexicon_collisions(compiled)],
     )
+
+
+def _lexicon_collisions(compiled: dict[str, CompiledKind]) -> list[tuple[tuple[str | int, ...], Collision]]:
+    lexicons = compiled.get("lexicon")
+    return lexicons.matcher.collisions if isinstance(lexicons, CompiledLexicons) else []

@@ -38,13 +38,21 @@ def exception_evidence(
     post: Post, ex_id: str, sigs: dict[str, SignalBase], markers: list[Hit], dropped: list[Hit]
 ) -> list[Evidence]:
     """A suppress exception's spans (role context): the cues that fired it and the hits it set aside."""
+    text = post.item.text
     out = []
-    for hits, set_aside in ((markers, False), (dropped, True)):
-        for h in hits:
-            words = post.item.text[h.start : h.end]
-            details = EvidenceDetails.of(matched=words, exception_id=ex_id, set_aside=set_aside)
-            why = f"'{words}' set aside by '{ex_id}'" if set_aside else f"'{words}' marks the exception '{ex_id}'"
-            out.append(post.evidence(h.start, h.end, h.signal, sigs[h.signal].kind, h.score, "context", details, why))
+    for m in markers:
+        words = text[m.start : m.end]
+        details = EvidenceDetails.of(matched=words, exception_id=ex_id, set_aside=False)
+        why = f"'{words}' ({m.signal}) marks the exception '{ex_id}'"
+        out.append(post.evidence(m.start, m.end, m.signal, sigs[m.signal].kind, m.score, "context", details, why))
+    # `markers[i]` is the cue that set `dropped[i]` aside: name both words, so a reviewer reads
+    # "'killing' (harm_verbs) set aside: governed by 'Stop' (opposition_markers), exception 'opposed_harm'"
+    for m, h in zip(markers, dropped, strict=True):
+        words = text[h.start : h.end]
+        details = EvidenceDetails.of(matched=words, exception_id=ex_id, set_aside=True)
+        why = (f"'{words}' ({h.signal}) set aside: governed by '{text[m.start : m.end]}' ({m.signal}), "
+               f"exception '{ex_id}'")
+        out.append(post.evidence(h.start, h.end, h.signal, sigs[h.signal].kind, h.score, "context", details, why))
     return dedupe(out)
 
 

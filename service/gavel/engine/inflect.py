@@ -33,7 +33,10 @@ def inflections(word: str) -> set[str]:
     if not word.isalpha() or len(word) < 3:
         return {word}
     forms = {word}
-    if word.endswith("e"):
+    if word.endswith("ie"):
+        # die -> dying, tie -> tying ("diing" would squeeze onto the ordinary word "ding")
+        forms |= {word + "s", word + "d", word[:-2] + "ying"}
+    elif word.endswith("e"):
         stem = word[:-1]
         forms |= {
             word + "s",
@@ -53,6 +56,10 @@ def inflections(word: str) -> set[str]:
         forms |= {stem + "ies", stem + "ied", word + "ing", stem + "ier", stem + "iers"}
     elif word.endswith(("s", "x", "z", "ch", "sh")):
         forms |= {word + "es", word + "ed", word + "ing", word + "er", word + "ers"}
+        if word.endswith(("s", "z")) and _double_final(word):
+            # gas -> gassed, gassing: without the double letter only the squeezed view matched
+            last = word[-1]
+            forms |= {word + last + "ed", word + last + "ing", word + last + "es"}
     else:
         forms |= {word + "s", word + "ed", word + "ing", word + "er", word + "ers", word + "ation"}
         if _double_final(word):

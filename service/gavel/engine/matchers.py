@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import ahocorasick
 import re2
 
+from gavel.engine.collisions import Collision, find_collisions
 from gavel.engine.inflect import inflections
-from gavel.engine.normalize import NormalizedText, normalize_term
+from gavel.engine.normalize import NormalizedText, normalize
 
 if TYPE_CHECKING:  # the kinds' schemas import this module at run time
     from gavel.engine.kinds.lexicon import LexiconSignal
@@ -58,6 +59,18 @@ class _TermEntry:
     term: str
     category: str | None
     score: float
+    # common words that fold onto this key without being a spelling of the term ("cons" for
+    # "coons"): written exactly so, the word is that ordinary word and the entry does not match
+    guard: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Pending:
+    term: str
+    category: str | None
+    score: float
+    index: int  # position of the term in the signal's `terms` (for file:line reports)
+    spellings: set[str]
 
 
 class LexiconMatcher:
@@ -65,10 +78,10 @@ class LexiconMatcher:
 
     def __init__(self, signals: dict[str, LexiconSignal], max_terms: int) -> None:
         self._automaton = ahocorasick.Automaton()
-        entries: dict[str, list[_TermEntry]] = {}
+        pending: dict[str, dict[str, _Pending]] = {}  # key -> signal -> the first term that made it
         count = 0
         for sid, sig in signals.items():
-            for term in sig.expanded_terms():
+            for index, term in enumerate(sig.expanded_terms()):
                 inflect = sig.inflect if term.inflect is None else term.inflect
                 score = sig.score if term.score is None else term.score
                 category = term.category or sig.category
@@ -77,22 +90,31 @@ class LexiconMatcher:
                     base = spelling.strip().lower()
                     forms |= inflections(base) if inflect else {base}
                 for form in forms:
-                    key = normalize_term(form)
+                    norm = normalize(form)
+                    key = norm.squeezed.text
                     if not key:
                         continue
-                    bucket = entries.setdefault(key, [])
-                    if not any(e.signal == sid for e in bucket):
-                        bucket.append(_TermEntry(sid, term.term, category, score))
+                    bucket = pending.setdefault(key, {})
+                    if sid not in bucket:
+                        bucket[sid] = _Pending(term.term, category, score, index, set())
                         count += 1
+                    bucket[sid].spellings.add(norm.text.text)
         if count > max_terms:
             raise LexiconTooLarge(f"lexicons hold {count} terms after inflection, over the limit of {max_terms}")
-        for key, bucket in entries.items():
-            self._automaton.add_word(key, (len(key), tuple(bucket)))
+        self.collisions: list[tuple[tuple[str | int, ...], Collision]] = []
+        for key, by_signal in pending.items():
+            bucket_entries: list[_TermEntry] = []
+            for sid, p in by_signal.items():
+                guard = find_collisions(key, frozenset(p.spellings))
+                if guard:
+                    self.collisions.append((("signals", sid, "terms", p.index), Collision(sid, p.term, key, guard)))
+                bucket_entries.append(_TermEntry(sid, p.term, p.category, p.score, guard))
+            self._automaton.add_word(key, (len(key), tuple(bucket_entries)))
         self.size = count
         self.signals = frozenset(signals)
-        if entries:
+        if pending:
             self._automaton.make_automaton()
-        self._empty = not entries
+        self._empty = not pending
 
     def match(self, norm: NormalizedText) -> dict[str, list[Hit]]:
         out: dict[str, list[Hit]] = {}
@@ -109,11 +131,25 @@ class LexiconMatcher:
             if end_idx + 1 < n and text[end_idx + 1].isalnum():
                 continue
             ostart, oend = view.to_original(start, end_idx + 1)
+            written: str | None = None
             for entry in bucket:
+                if entry.guard:
+                    written = _as_written(norm, ostart, oend) if written is None else written
+                    if written in entry.guard:
+                        continue
                 out.setdefault(entry.signal, []).append(
                     Hit(entry.signal, ostart, oend, entry.score, entry.term, entry.category)
                 )
         return {sid: _longest(hits) for sid, hits in out.items()}
+
+
+def _as_written(norm: NormalizedText, start: int, end: int) -> str:
+    """The normalized, unsqueezed text of the original span [start, end): the word as written
+    after leetspeak/homoglyph/spacing folding, before repeated letters are collapsed."""
+    view = norm.text
+    a = bisect.bisect_left(view.starts, start)
+    b = bisect.bisect_left(view.starts, end)
+    return view.text[a:b]
 
 
 def _longest(hits: list[Hit]) -> list[Hit]:

@@ -1,0 +1,162 @@
+"""Precision of `hateful_conduct` on ordinary posts, next to its recall on hateful ones.
+
+    python bench/precision.py                       # this checkout's policy, dev rows, no models
+    python bench/precision.py --baseline main       # adds a "before" column: main's policy file
+    python bench/precision.py --models profanity,minilm
+    python bench/precision.py --split train --show 40   # train-split mistakes, for tuning
+
+Benign rows: OLID `NOT` and Davidson `neither`; for them the table gives the share answered
+`violates` (some clause) and the share whose decision is `remove`. Hateful rows: Davidson `hate`,
+DynaHate `hate`, HateXplain `hatespeech`, ToxiGen `hate`; for them the share `violates` and the
+share `remove` or `review` (what a human would at least see). Figures are on the dev split of
+`gavel.training.splits` only; `--show` lists mistakes and is refused on dev, so that the rules
+are tuned on train rows and the dev figures stay held out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT / "service"))  # after PYTHONPATH: another checkout's engine can be measured
+
+from gavel.engine.evaluator import EvalItem  # noqa: E402
+from gavel.engine.results import EvaluationResult  # noqa: E402
+from gavel.runtime import build_runtime  # noqa: E402
+from gavel.settings import Settings  # noqa: E402
+from gavel.training.splits import Row, iter_sets, split  # noqa: E402
+
+POLICY = "hateful_conduct"
+# (row label, the sets that carry it) -> one table row
+BENIGN: dict[str, tuple[tuple[str, ...], str]] = {
+    "OLID NOT": (("olid",), "NOT"),
+    "Davidson neither": (("davidson",), "neither"),
+}
+HATEFUL: dict[str, tuple[tuple[str, ...], str]] = {
+    "Davidson hate": (("davidson",), "hate"),
+    "DynaHate hate": (("dynahate_dev", "dynahate_test"), "hate"),
+    "HateXplain hatespeech": (("hatexplain_train", "hatexplain_val"), "hatespeech"),
+    "ToxiGen hate": (("toxigen",), "hate"),
+}
+
+
+@dataclass
+class Outcome:
+    row: Row
+    violates: bool
+    action: str  # remove | review | allow
+    clauses: list[str]
+
+
+def rows_by_group(which: str) -> dict[str, list[Row]]:
+    sets = sorted({s for sets, _ in (*BENIGN.values(), *HATEFUL.values()) for s in sets})
+    data = ROOT.parent / "shared" / "data"  # beside this checkout, whichever engine is imported
+    train, dev = split(iter_sets(sets, data if data.is_dir() else None))
+    chosen = dev if which == "dev" else train
+    out: dict[str, list[Row]] = {}
+    for name, (names, label) in (*BENIGN.items(), *HATEFUL.items()):
+        out[name] = [r for r in chosen if r.set in names and r.label == label]
+    return out
+
+
+def evaluate(policy_dir: Path, models: str, groups: dict[str, list[Row]]) -> dict[str, list[Outcome]]:
+    runtime = build_runtime(Settings(models=models, policy_dir=policy_dir))
+    evaluator = runtime.evaluator
+
+    async def run(rows: Sequence[Row]) -> list[EvaluationResult]:
+        results: list[EvaluationResult] = []
+        for i in range(0, len(rows), 64):
+            chunk = rows[i : i + 64]
+            results += await evaluator.evaluate_many([EvalItem(r.text[:10_000]) for r in chunk], [POLICY])
+        return results
+
+    out: dict[str, list[Outcome]] = {}
+    for name, rows in groups.items():
+        results = asyncio.run(run(rows))
+        out[name] = [
+            Outcome(
+                row,
+                any(c.verdict == "violates" for c in res.policies[0].clauses),
+                res.decision.action,
+                [f"{c.clause_id}:{c.verdict}" for c in res.policies[0].clauses if c.verdict != "no_violation"],
+            )
+            for row, res in zip(rows, results, strict=True)
+        ]
+    return out
+
+
+def share(outcomes: list[Outcome], hateful: bool) -> tuple[float, float]:
+    n = max(len(outcomes), 1)
+    violates = sum(o.violates for o in outcomes) / n
+    if hateful:
+        flagged = sum(o.action in ("remove", "review") for o in outcomes) / n
+    else:
+        flagged = sum(o.action == "remove" for o in outcomes) / n
+    return violates, flagged
+
+
+def baseline_dir(ref: str, tmp: Path) -> Path:
+    """The policies of `ref` (git), this checkout's engine: what the rules alone changed."""
+    for name in ("hateful_conduct.yaml",):
+        text = subprocess.run(
+            ["git", "show", f"{ref}:policies/{name}"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+        (tmp / name).write_text(text, encoding="utf-8")
+    return tmp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--policy-dir", type=Path, default=ROOT / "policies")
+    parser.add_argument("--baseline", metavar="GIT_REF", help="also run the hateful_conduct.yaml of this ref")
+    parser.add_argument("--models", default="", help="GAVEL_MODELS for the run (default: rules only)")
+    parser.add_argument("--split", choices=("dev", "train"), default="dev")
+    parser.add_argument("--show", type=int, default=0, help="list this many mistakes per group (train only)")
+    args = parser.parse_args()
+    if args.show and args.split != "train":
+        parser.error("--show lists mistakes for tuning: only on --split train (dev stays held out)")
+
+    groups = rows_by_group(args.split)
+    runs: list[tuple[str, dict[str, list[Outcome]]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.baseline:
+            runs.append((f"{args.baseline}", evaluate(baseline_dir(args.baseline, Path(tmp)), args.models, groups)))
+        runs.append(("this checkout", evaluate(args.policy_dir, args.models, groups)))
+
+    models = args.models or "none (rules only)"
+    print(f"{POLICY} on the {args.split} split; models: {models}\n")
+    head = "| rows | n | " + " | ".join(f"{a} ({label})" for label, _ in runs for a in ("violates", "remove"))
+    print(head + " |")
+    print("|---|--:|" + "--:|" * (2 * len(runs)))
+    for name in BENIGN:
+        cells = [f"{v:.2%} | {f:.2%}" for _, res in runs for v, f in [share(res[name], hateful=False)]]
+        print(f"| {name} (benign) | {len(groups[name])} | " + " | ".join(cells) + " |")
+    print()
+    head = "| rows | n | " + " | ".join(f"{a} ({label})" for label, _ in runs for a in ("violates", "remove or review"))
+    print(head + " |")
+    print("|---|--:|" + "--:|" * (2 * len(runs)))
+    for name in HATEFUL:
+        cells = [f"{v:.1%} | {f:.1%}" for _, res in runs for v, f in [share(res[name], hateful=True)]]
+        print(f"| {name} | {len(groups[name])} | " + " | ".join(cells) + " |")
+
+    if args.show:
+        _, last = runs[-1]
+        for name in BENIGN:
+            print(f"\n## {name}: answered violates")
+            for o in [o for o in last[name] if o.violates][: args.show]:
+                print(f"- {o.row.id}: {o.row.text[:200]!r} -> {', '.join(o.clauses)}")
+        for name in HATEFUL:
+            print(f"\n## {name}: missed (allow)")
+            for o in [o for o in last[name] if o.action == "allow"][: args.show]:
+                print(f"- {o.row.id}: {o.row.text[:200]!r}")
+
+
+if __name__ == "__main__":
+    main()

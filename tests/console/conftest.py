@@ -22,6 +22,7 @@ demo_settings = stream_fixtures.demo_settings
 demo_runtime = stream_fixtures.demo_runtime
 postgres_base = stream_fixtures.postgres_base
 postgres_url = stream_fixtures.postgres_url
+store_url = stream_fixtures.store_url  # SQLite and PostgreSQL, the same test body
 
 
 @dataclass

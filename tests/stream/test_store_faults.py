@@ -202,9 +202,12 @@ def test_an_unreachable_store_costs_no_answer_and_no_secret(
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert ready.json()["store"]["state"] == "unavailable" and ready.json()["store"]["spooled"] == 5
-        for path in ("/verdicts", "/verdicts/q1", "/stats"):
-            r = client.get(path)
-            assert r.status_code == 503 and r.json()["error"] == "store_unavailable"
+        # a key cannot be checked while its table is out of reach: 503, never a 500 or a traceback
+        unchecked = {"X-API-Key": "gvl_" + "k" * 43}
+        for path in ("/verdicts", "/verdicts/q1", "/stats", "/review/items", "/whoami", "/keys"):
+            r = client.get(path, headers=unchecked)
+            assert r.status_code == 503 and r.json()["error"] == "store_unavailable", (path, r.text)
+            assert r.headers["Retry-After"] == "1"
             for secret in ("127.0.0.1", str(proxy.port), "postgres@", "port"):
                 assert secret not in r.text and secret not in ready.text, (path, secret)
 
@@ -239,7 +242,12 @@ def test_records_written_during_an_outage_reach_the_store_when_it_returns(
         stages = app.state.runtime.stages
         post(client, range(0, 10))
         wait_for(lambda: not len(stages.recorder.spool), "the first records to be written")
+        key = {"X-API-Key": stages.review.keys.create("reviewer", "reviewer")[1]}
         proxy.down()
+        # the database went away after its first use: a key can't be checked, 503 without a secret
+        r = client.get("/review/items", headers=key)
+        assert r.status_code == 503 and r.json()["error"] == "store_unavailable"
+        assert str(proxy.port) not in r.text and "127.0.0.1" not in r.text
         post(client, range(10, 40))
         wait_for(lambda: client.get("/readyz").json()["status"] == "degraded", "readiness to say degraded")
         wait_for(lambda: len(stages.recorder.spool) == 30, "the outage's records to be spooled")
@@ -253,3 +261,9 @@ def test_records_written_during_an_outage_reach_the_store_when_it_returns(
         ids = {r["id"] for r in client.get("/verdicts", params={"limit": 500}).json()["records"]}
         assert ids == {f"o{i}" for i in range(40)}
         assert client.get("/readyz").json()["status"] == "ready"
+        # every post decided `review` reached the queue too, with its text (GAVEL_STORE_TEXT=hash):
+        # the queue entries of the outage were made when its records were shipped, none was lost
+        queued = client.get("/review/items", params={"limit": 200}, headers=key).json()["items"]
+        assert sorted(item["post_id"] for item in queued) == sorted(f"o{i}" for i in range(40))
+        one = client.get(f"/review/items/{queued[-1]['id']}", headers=key).json()
+        assert one["text"] == "you idiot"

@@ -208,6 +208,7 @@ def test_records_keep_the_decisions_reasons(tmp_path: Path, demo_runtime: Runtim
             answer = client.post("/evaluate", json=body).json()
         assert answer["decision"]["action"] == "remove" and answer["decision"]["reasons"]
         assert asyncio.run(app.state.runtime.stages.recorder.flush())
+        client.headers["X-API-Key"] = app.state.runtime.stages.review.keys.create("dashboard", "viewer")[1]
         stored = client.get("/verdicts/t3").json()
         assert stored["reasons"] == answer["decision"]["reasons"]
         assert any("three recent strikes" in r for r in stored["reasons"])

@@ -3,7 +3,9 @@
 
 The key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Keys live in the review
 tables of the verdict store's database, so without GAVEL_STORE_URL the routes answer 404
-`store_disabled`, like the store's own routes.
+`store_disabled`, like the store's own routes. While that database is down (or not yet migrated)
+no key can be checked: 503 `store_unavailable` with Retry-After, saying nothing of the database's
+host, port or user; /evaluate never depends on it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from gavel.api.schemas import ErrorBody
 from gavel.auth.keys import Identity, Role
 from gavel.review.service import Review
 from gavel.runtime import Runtime
+from gavel.store.engine import StoreError, StoreUnavailable
+from gavel.store.migrate import MigrationError
 
 
 class AuthDenied(Exception):
@@ -31,6 +36,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "no key, or an unknown or revoked key"},
     403: {"model": ErrorBody, "description": "the key's role may not do this"},
     404: {"model": ErrorBody, "description": "no verdict store configured (keys live in it)"},
+    503: {"model": ErrorBody, "description": "the verdict store (where keys live) is unreachable"},
 }
 
 
@@ -38,6 +44,13 @@ def review_of(request: Request) -> Review | None:
     runtime: Runtime = request.app.state.runtime
     stages = runtime.stages
     return stages.review if stages is not None else None
+
+
+def store_denied(exc: StoreError) -> AuthDenied:
+    # str(exc) is Gavel's own sentence: the driver's message (host, port, user) stays in the log
+    if isinstance(exc, StoreUnavailable | MigrationError):
+        return AuthDenied(503, "store_unavailable", str(exc))
+    return AuthDenied(500, "store_error", str(exc))
 
 
 def _token(authorization: str | None, x_api_key: str | None) -> str:
@@ -62,7 +75,12 @@ def require_role(role: Role) -> Any:
         token = _token(authorization, x_api_key)
         if not token:
             raise AuthDenied(401, "unauthorized", "a key is required (Authorization: Bearer … or X-API-Key)")
-        found = await asyncio.to_thread(review.keys.verify, token)
+        try:
+            found = await asyncio.to_thread(review.keys.verify, token)
+        except (SQLAlchemyError, OSError) as exc:  # the database went away after its first use
+            raise store_denied(review.store.failed(exc)) from exc
+        except StoreError as exc:
+            raise store_denied(exc) from exc
         if found is None:
             raise AuthDenied(401, "unauthorized", "unknown or revoked key")
         if not found.can(role):

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from gavel.review.db import keys, now_ms
+from gavel.review.db import OnStore, keys, now_ms
+from gavel.store.sql import SqlVerdictStore
 
 Role = Literal["viewer", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "reviewer", "admin")
@@ -49,9 +49,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class KeyStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class KeyStore(OnStore):
+    def __init__(self, store: SqlVerdictStore) -> None:
+        self.store = store
 
     def create(self, name: str, role: Role) -> tuple[KeyInfo, str]:
         """A new key for `name`; the token is returned once and never stored."""

@@ -13,6 +13,7 @@ from gavel.auth.keys import ROLES
 from gavel.review import insights
 from gavel.review.service import Review, open_review
 from gavel.settings import Settings
+from gavel.store.engine import StoreError
 
 StoreOpt = Annotated[str | None, typer.Option("--store-url", help="default: GAVEL_STORE_URL")]
 
@@ -27,6 +28,9 @@ def _open(store_url: str | None) -> Review:
     except ValueError as exc:
         typer.echo(f"gavel: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except StoreError as exc:  # unreachable, or a schema this Gavel does not know: one line, no traceback
+        typer.echo(f"gavel: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @keys_app.command("create")

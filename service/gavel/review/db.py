@@ -1,21 +1,20 @@
 """The review console's tables (queue items, decisions, audit log, keys) on the verdict store's
 database, with SQLAlchemy Core: one definition for SQLite and PostgreSQL.
 
-The tables are created by the Alembic migrations in `gavel/review/migrations` with their own
-version table (`gavel_review_alembic_version`), so they never collide with the verdict store's.
+They live on the store's MetaData and are created by the store's own Alembic chain (revision
+0005 in `gavel/store/migrations/versions`), reached through the store's one engine and migrated
+lazily with it: see `OnStore`.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import StaticPool
 
-metadata = sa.MetaData()
+from gavel.store.schema import metadata
+from gavel.store.sql import SqlVerdictStore
 
 # API keys: one row per person and key; only the SHA-256 of the key is kept.
 keys = sa.Table(
@@ -108,58 +107,20 @@ audit = sa.Table(
     sa.Index("ix_review_audit_item", "item_id", "id"),
 )
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION_TABLE = "gavel_review_alembic_version"
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def sqlalchemy_url(store_url: str) -> str:
-    """GAVEL_STORE_URL as SQLAlchemy wants it: PostgreSQL through psycopg 3 (the store's driver)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if store_url.startswith(prefix):
-            return "postgresql+psycopg://" + store_url.removeprefix(prefix)
-    if store_url.startswith("sqlite://"):
-        return store_url
-    scheme = store_url.split(":", 1)[0]
-    raise ValueError(f"store_url must start with sqlite:/// or postgresql://, not {scheme!r}")
+class OnStore:
+    """What reaches the review tables: the verdict store's engine (one pool per process), after
+    the store's schema (review tables included) is migrated. Nothing connects before first use,
+    so a process starts while its database is down; a use during an outage raises
+    StoreUnavailable (503 `store_unavailable` on the API) and tries again next time."""
 
+    store: SqlVerdictStore
 
-def make_engine(store_url: str) -> Engine:
-    url = sqlalchemy_url(store_url)
-    if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite://").removeprefix("/")
-        if path in ("", ":memory:"):
-            # one shared connection: an in-memory database lives in one connection
-            return sa.create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(conn: object, _record: object) -> None:
-            cur = conn.cursor()  # type: ignore[attr-defined]
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-
-
-_migrate_lock = threading.Lock()
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the review tables to the newest migration (Alembic, own version table)."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with _migrate_lock, engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # two processes starting together: one migrates, the other waits for it
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7106142913)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    @property
+    def engine(self) -> Engine:
+        self.store.ensure_schema()
+        return self.store.engine

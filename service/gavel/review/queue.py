@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from gavel.review.db import audit, decision_clauses, decisions, item_clauses, items, now_ms
 from gavel.review.reads import ItemFilter, QueueReader, ReviewError, effective_state, state_expr
+from gavel.store.sql import SqlVerdictStore
 
 Judgement = Literal["uphold", "overturn"]
 FINAL_ACTIONS = ("allow", "remove")
@@ -53,17 +54,22 @@ def _log(conn: Connection, item_id: int | None, actor: str, event: str, **detail
 
 
 class ReviewQueue(QueueReader):
-    def __init__(self, engine: Engine, lease_s: int = 600) -> None:
-        self.engine = engine
+    def __init__(self, store: SqlVerdictStore, lease_s: int = 600) -> None:
+        self.store = store
         self.lease_s = lease_s
 
     # --- entering -------------------------------------------------------------------------
 
     def enqueue(self, entries: Sequence[Entry]) -> int:
+        """Queue the entries whose record is not queued yet; returns how many were new. Idempotent:
+        the recorder's shipper hands a batch on again when a try failed half-way."""
         if not entries:
             return 0
         with self.engine.begin() as conn:
-            for e in entries:
+            uids = [e.record_uid for e in entries]
+            queued = set(conn.execute(sa.select(items.c.record_uid).where(items.c.record_uid.in_(uids))).scalars())
+            fresh = [e for e in entries if e.record_uid not in queued]
+            for e in fresh:
                 item_id = conn.execute(
                     sa.insert(items).values(
                         record_uid=e.record_uid,
@@ -94,7 +100,7 @@ class ReviewQueue(QueueReader):
                 if rows:
                     conn.execute(sa.insert(item_clauses), rows)
                 _log(conn, int(item_id[0]), "gavel", "enqueued", reason=e.reason, action=e.action)
-        return len(entries)
+        return len(fresh)
 
     # --- transitions ----------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from gavel.review.db import audit, decision_clauses, decisions, item_clauses, items, now_ms
+from gavel.review.db import OnStore, audit, decision_clauses, decisions, item_clauses, items, now_ms
 
 State = Literal["open", "claimed", "decided"]
 
@@ -60,8 +60,7 @@ def effective_state(row: Any, now: int) -> str:
     return str(row.state)
 
 
-class QueueReader:
-    engine: Engine
+class QueueReader(OnStore):
 
     # --- reading --------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""The review console's objects for one process (engine, queue, keys), and the hook through which
-recorded decisions enter the queue."""
+"""The review console's objects for one process (queue, keys) on the verdict store's engine, and
+the feed through which recorded decisions enter the queue."""
 
 from __future__ import annotations
 
@@ -8,45 +8,51 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from gavel.auth.keys import KeyStore
-from gavel.review.db import make_engine, migrate
+from gavel.review.db import OnStore
 from gavel.review.queue import Entry, ReviewQueue
 from gavel.settings import Settings
-from gavel.store.recorder import Decided
-from gavel.store.records import StoredDecision
+from gavel.store.engine import StoreUnavailable, is_unavailable, reason
+from gavel.store.records import ForReview, StoredDecision
+from gavel.store.sql import SqlVerdictStore, open_store
 
 log = logging.getLogger("gavel.review")
 
 
 @dataclass
-class Review:
-    engine: Engine
+class Review(OnStore):
+    """The review console on the verdict store: its engine (one pool), its lazy migration."""
+
+    store: SqlVerdictStore
     queue: ReviewQueue
     keys: KeyStore
     settings: Settings
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.store.close()
+
+
+def review_on(store: SqlVerdictStore, settings: Settings) -> Review:
+    """The review console on `store`; connects nothing (the first use migrates, with the store)."""
+    return Review(store, ReviewQueue(store, settings.review_lease_s), KeyStore(store), settings)
 
 
 def open_review(settings: Settings, store_url: str | None = None) -> Review:
-    """The review tables on `store_url` (default: the verdict store's), migrated to the newest."""
+    """For the commands (`gavel keys`, `gavel review`, `gavel cases`): the review tables on
+    `store_url` (default: the verdict store's), migrated now. Raises StoreError when the database
+    cannot be reached or migrated."""
     url = store_url or settings.store_url
     if not url:
         raise ValueError("the review console needs a database: set GAVEL_STORE_URL")
-    engine = make_engine(url)
-    migrate(engine)
-    return Review(engine, ReviewQueue(engine, settings.review_lease_s), KeyStore(engine), settings)
-
-
-def build_review(settings: Settings) -> Review | None:
-    """With a verdict store there are always keys (reads of verdicts need one); the queue is fed
-    only while GAVEL_REVIEW_ENABLED."""
-    if not settings.store_url:
-        return None
-    return open_review(settings)
+    store = open_store(url)
+    try:
+        store.ensure_schema()
+    except Exception:
+        store.close()
+        raise
+    return review_on(store, settings)
 
 
 def queue_reason(action: str, sample_allow: float, sample_remove: float, draw: Callable[[], float]) -> str | None:
@@ -62,34 +68,46 @@ def queue_reason(action: str, sample_allow: float, sample_remove: float, draw: C
 
 
 class QueueHook:
-    """Called by the verdict recorder's writer thread after a batch is stored. It keeps the post's
-    text for reviewers whatever GAVEL_STORE_TEXT says (until `gavel review purge`). A failure is
-    logged and costs only the queue entries, never the stored records."""
+    """The verdict recorder's review feed (`gavel.store.recorder.ReviewFeed`): it chooses the
+    records to queue when they are spooled, and queues them once the recorder has written them.
+    It keeps the post's text for reviewers whatever GAVEL_STORE_TEXT says (until `gavel review
+    purge`)."""
 
     def __init__(self, review: Review, draw: Callable[[], float] = random.random) -> None:
         self.review = review
         self.draw = draw
 
-    def __call__(self, decided: Sequence[Decided], records: Sequence[StoredDecision]) -> None:
+    def wants(self, record: StoredDecision) -> str | None:
         s = self.review.settings
-        entries = []
-        for d, r in zip(decided, records, strict=True):
-            reason = queue_reason(r.action, s.review_sample_allow, s.review_sample_remove, self.draw)
-            if reason is None:
-                continue
-            entries.append(
-                Entry(
-                    record_uid=r.uid,
-                    post_id=r.id,
-                    author_id=r.author_id,
-                    created_ms=int(r.created_at.timestamp() * 1000),
-                    reason=reason,
-                    action=r.action,
-                    text=d.text,
-                    policies=[p.model_dump() for p in r.policies],
-                )
+        return queue_reason(record.action, s.review_sample_allow, s.review_sample_remove, self.draw)
+
+    def __call__(self, wanted: Sequence[ForReview]) -> None:
+        entries = [
+            Entry(
+                record_uid=w.record.uid,
+                post_id=w.record.id,
+                author_id=w.record.author_id,
+                created_ms=int(w.record.created_at.timestamp() * 1000),
+                reason=w.review,
+                action=w.record.action,
+                text=w.text,
+                policies=[p.model_dump(mode="json") for p in w.record.policies],
             )
+            for w in wanted
+        ]
+        self._enqueue(entries)
+
+    def _enqueue(self, entries: Sequence[Entry]) -> None:
         try:
             self.review.queue.enqueue(entries)
-        except Exception:
-            log.exception("review queue: %d item(s) not queued", len(entries))
+        except (SQLAlchemyError, OSError) as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable("the verdict store is unreachable") from exc
+            if len(entries) > 1:
+                # refused for a reason of its own (PostgreSQL cannot keep a NUL in a text): one by
+                # one, so a bad entry costs only itself
+                for entry in entries:
+                    self._enqueue([entry])
+                return
+            log.error("review queue: record %s (post id %r) not queued: %s", entries[0].record_uid,
+                      entries[0].post_id[:64], reason(exc))

@@ -9,21 +9,41 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 
 from gavel.api.errors import error_response
 from gavel.auth import routes as key_routes
-from gavel.auth.deps import AuthDenied
+from gavel.auth.deps import AuthDenied, review_of, store_denied
 from gavel.review import routes as review_routes
 from gavel.review.reads import ReviewError
+from gavel.store.engine import StoreError
 
 CONSOLE = Path(__file__).resolve().parent / "console"
+
+
+def _denied_response(exc: AuthDenied) -> JSONResponse:
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}.get(exc.status)
+    field = "authorization" if exc.status in (401, 403) else "store"
+    return error_response(exc.status, exc.code, exc.message, [(field, exc.message)], headers)
 
 
 def install_review(app: FastAPI) -> None:
     @app.exception_handler(AuthDenied)
     async def _denied(request: Request, exc: AuthDenied) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc.status, exc.code, exc.message, [("authorization", exc.message)], headers)
+        return _denied_response(exc)
+
+    @app.exception_handler(StoreError)
+    async def _store_failed(request: Request, exc: StoreError) -> JSONResponse:
+        # the review tables' first use migrates them (and may find the database down)
+        return _denied_response(store_denied(exc))
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_failed(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # a review query met the database going away: classified (and counted in /readyz) by the store
+        review = review_of(request)
+        if review is None:
+            raise exc
+        return _denied_response(store_denied(review.store.failed(exc)))
 
     @app.exception_handler(ReviewError)
     async def _refused(request: Request, exc: ReviewError) -> JSONResponse:

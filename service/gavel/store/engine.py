@@ -48,8 +48,10 @@ def build_engine(url: str) -> Engine:
         return create_engine(
             parsed,
             pool_pre_ping=True,
-            pool_size=2,
-            max_overflow=2,
+            # the process's one pool: the recorder's two threads, the dashboard reads, and the review
+            # console (a key check per request, claims and decisions)
+            pool_size=5,
+            max_overflow=5,
             connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
         )
     memory = parsed.database in (None, "", ":memory:")

@@ -8,6 +8,11 @@ A record the database refuses on its own is dead-lettered there with the reason;
 its batch is written. Without a spool (`GAVEL_STORE_SPOOL_DIR=""`) the spooler writes to the
 database itself and a failed batch is dropped. Every drop is logged and counted
 (`gavel_store_records_total{outcome="dropped"}`), never silent.
+
+The review queue (`ReviewFeed`) is fed by the shipper, not the hot path: which records it wants
+is decided when they are spooled (and its post text kept with them in the spool), the queue
+entries are made after the records are written, and the batch leaves the spool only once both
+are done. So an outage delays queue entries like records, and never loses them.
 """
 
 from __future__ import annotations
@@ -20,13 +25,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
 
 from gavel.engine.results import EvaluationResult
 from gavel.settings import Settings
 from gavel.store.engine import StoreError, StoreUnavailable
 from gavel.store.migrate import MigrationError
-from gavel.store.records import StoredDecision, StoreText, record_from
+from gavel.store.records import ForReview, Recorded, StoredDecision, StoreText, record_from
 from gavel.store.spool import Spool, SpoolError, spool_dir_for
 from gavel.store.sql import DeadLetter, SqlVerdictStore, open_store
 from gavel.stream.metrics import StageMetrics
@@ -37,6 +42,17 @@ _STOP = object()
 _LOG_EVERY_S = 10.0  # a dead store logs one line per interval, not one per record
 _CHECK_IDLE_S = 5.0  # an idle shipper checks the database this often
 _BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)  # between tries while the database is down
+
+
+class ReviewFeed(Protocol):
+    """The review queue as the recorder sees it (gavel.review.service.QueueHook)."""
+
+    def wants(self, record: StoredDecision) -> str | None:
+        """Why the queue wants this record (None: it does not). Called once, when it is spooled."""
+
+    def __call__(self, wanted: Sequence[ForReview]) -> None:
+        """Queue these (their records are written). Idempotent; raises StoreUnavailable while the
+        database is down, and the batch is then handed on again later."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +76,10 @@ class VerdictRecorder:
         queue_size: int = 5_000,
         linger_s: float = 0.05,
         spool: Callable[[], Spool] | None = None,
-        on_recorded: Callable[[Sequence[Decided], Sequence[StoredDecision]], None] | None = None,
+        review: ReviewFeed | None = None,
     ) -> None:
         self.store = store
-        # the review queue's hook: it sees each batch once it is spooled (or written, without a spool)
-        self.on_recorded = on_recorded
+        self.review = review  # the review queue: fed with the records it wants once they are written
         self.store_text = store_text
         self.metrics = metrics
         self.batch = batch
@@ -180,37 +195,55 @@ class VerdictRecorder:
             log.exception("verdict store: cannot build records")
             self._dropped(len(decided), f"{type(exc).__name__}: {exc}")
             return
+        recorded = [Recorded(r, self._for_review(d, r)) for d, r in zip(decided, records, strict=True)]
         if self.spool is None:
-            self._write_direct(records)
-            self._hand_on(decided, records)
+            self._write_direct(recorded)
             return
         try:
-            kept = self.spool.append([r.model_dump_json() for r in records])
+            kept = self.spool.append([r.dump() for r in recorded])
         except Exception as exc:  # the local disk failed: write straight through rather than lose them
             self._throttled_log("spool", "verdict spool append failed, writing directly: %s: %s",
                                 type(exc).__name__, exc)
-            self._write_direct(records)
-            self._hand_on(decided, records)
+            self._write_direct(recorded)
             return
         if kept < len(records):
             self._dropped(len(records) - kept, f"the spool is full ({self.spool.max_records} records)")
         self.metrics.store_spooled.set(len(self.spool))
         with self._spooled:
             self._spooled.notify_all()
-        self._hand_on(decided[:kept], records[:kept])
 
-    def _hand_on(self, decided: Sequence[Decided], records: Sequence[StoredDecision]) -> None:
-        if self.on_recorded is None or not records:
-            return
+    def _for_review(self, decided: Decided, record: StoredDecision) -> ForReview | None:
+        if self.review is None:
+            return None
         try:
-            self.on_recorded(decided, records)
-        except Exception:  # the hook's own failure never costs the stored records
-            log.exception("verdict store: the on_recorded hook failed")
+            why = self.review.wants(record)
+        except Exception:  # the queue's own bug costs its entry, never the record
+            log.exception("review queue: cannot tell whether record %s is wanted", record.uid)
+            return None
+        return ForReview(record=record, review=why, text=decided.text) if why is not None else None
 
-    def _write_direct(self, records: list[StoredDecision]) -> None:
+    def _hand_on(self, recorded: Sequence[Recorded]) -> bool:
+        """Queue the written records the review queue wants. False: the database is down again,
+        hand them on later (the spooled batch stays)."""
+        wanted = [r.review for r in recorded if r.review is not None]
+        if self.review is None or not wanted:
+            return True
+        try:
+            self.review(wanted)
+        except (StoreUnavailable, MigrationError):
+            return False
+        except Exception:  # a bug in the queue: logged loudly, and the records are not held back for it
+            log.exception("review queue: %d item(s) not queued", len(wanted))
+        return True
+
+    def _write_direct(self, recorded: list[Recorded]) -> None:
+        records = [r.record for r in recorded]
         for attempt in (1, 2):  # the second try gets a fresh connection (pre-ping replaces a broken one)
             try:
                 self._written(len(records), self.store.write(records))
+                if not self._hand_on(recorded):
+                    log.error("review queue: the store went down after writing; %d item(s) not queued",
+                              sum(r.review is not None for r in recorded))
                 return
             except Exception as exc:
                 self.metrics.store_failures.inc()
@@ -263,7 +296,8 @@ class VerdictRecorder:
         rows = spool.oldest(self.batch)
         if not rows:
             return True
-        records = [StoredDecision.model_validate_json(body) for _, body in rows]
+        recorded = [Recorded.load(body) for _, body in rows]
+        records = [r.record for r in recorded]
         try:
             dead = self.store.write(records)
         except (StoreUnavailable, MigrationError):
@@ -277,6 +311,11 @@ class VerdictRecorder:
                 spool.bury(seq, str(exc))
             self._dropped(len(rows), str(exc))
             return True
+        if not self._hand_on(recorded):  # written, not queued: the batch stays; both writes are idempotent
+            self.metrics.store_failures.inc()
+            self._throttled_log("down", "verdict store unreachable (%s) while queueing for review; %d record(s) "
+                                "wait in the spool", self.store.last_failure, len(spool))
+            return False
         spool.remove(rows[-1][0])
         self.metrics.store_spooled.set(len(spool))
         self._written(len(records), dead)
@@ -303,13 +342,10 @@ class VerdictRecorder:
             log.error(message, *args)
 
 
-def build_recorder(
-    settings: Settings,
-    metrics: StageMetrics,
-    on_recorded: Callable[[Sequence[Decided], Sequence[StoredDecision]], None] | None = None,
-) -> VerdictRecorder | None:
-    """The recorder for `settings.store_url` (None without one). Connects only when the store is
-    required (`store_required`): then an unreachable database refuses the start (StoreError)."""
+def open_verdict_store(settings: Settings) -> SqlVerdictStore | None:
+    """The store of `settings.store_url` (None without one): the one engine of the process, which
+    the review console shares. Connects only when the store is required (`store_required`): then
+    an unreachable database refuses the start (StoreError, one line)."""
     if not settings.store_url:
         return None
     if settings.store_text not in ("hash", "text", "none"):
@@ -322,6 +358,20 @@ def build_recorder(
             store.close()
             raise StoreError(f"the verdict store is required (GAVEL_STORE_REQUIRED) but {exc}: "
                              f"{store.last_failure or ''}".rstrip(": ")) from None
+    return store
+
+
+def build_recorder(
+    settings: Settings,
+    metrics: StageMetrics,
+    store: SqlVerdictStore | None = None,
+    review: ReviewFeed | None = None,
+) -> VerdictRecorder | None:
+    """The recorder for `settings.store_url` (None without one), on `store` (default: a store
+    opened by `open_verdict_store`)."""
+    store = store or open_verdict_store(settings)
+    if store is None or not settings.store_url:
+        return None
     spool_dir, url, limit = settings.store_spool_dir, settings.store_url, settings.store_spool_max_records
     return VerdictRecorder(
         store,
@@ -330,5 +380,5 @@ def build_recorder(
         settings.store_batch,
         settings.store_queue_size,
         spool=(lambda: Spool(spool_dir_for(spool_dir, url), limit)) if spool_dir is not None else None,
-        on_recorded=on_recorded,
+        review=review,
     )

@@ -64,6 +64,35 @@ def record_from(
     )
 
 
+class ForReview(BaseModel):
+    """A record the review queue wants, as the spool keeps it: why, and the post's text (the
+    queue keeps it for reviewers whatever GAVEL_STORE_TEXT says), so the queue entry is made when
+    the record reaches the database, outage or not."""
+
+    record: StoredDecision
+    review: str = Field(description="why the queue wants it: review, sample_allow, sample_remove")
+    text: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A record on its way through the spool, with what the review queue needs of it (if anything)."""
+
+    record: StoredDecision
+    review: ForReview | None = None
+
+    def dump(self) -> str:
+        return (self.review or self.record).model_dump_json()
+
+    @staticmethod
+    def load(body: str) -> Recorded:
+        # a plain record, or the ForReview wrapper (whose first field is "record"; a record has none)
+        if body.startswith('{"record":'):
+            wrapped = ForReview.model_validate_json(body)
+            return Recorded(wrapped.record, wrapped)
+        return Recorded(StoredDecision.model_validate_json(body))
+
+
 @dataclass(frozen=True)
 class VerdictQuery:
     policy: str | None = None

@@ -78,6 +78,7 @@ policy_results = Table(
     Column("version", Text, nullable=False),
     Column("digest", Text, nullable=False),
     Column("action", Text, nullable=False),
+    Column("coverage", JsonText, doc="whether the policy covers the post's language; null before revision 0004"),
 )
 
 clause_verdicts = Table(

@@ -117,6 +117,14 @@ class SqlVerdictStore:
         self.state, self.last_failure = "unavailable", reason(exc)
         return StoreUnavailable("the verdict store is unreachable")
 
+    def failed(self, exc: BaseException) -> StoreError:
+        """The error to raise for a database failure met outside the store's own calls (the
+        review console's, on this engine): an outage updates `state` like the store's own."""
+        if is_unavailable(exc):
+            return self._unavailable(exc)
+        log.error("verdict store query failed: %s", reason(exc))
+        return StoreError("the verdict store could not answer this query")
+
     def ensure_schema(self) -> None:
         """Connect and migrate, once. Raises StoreUnavailable while the database is down."""
         if self._schema_ready:
@@ -151,10 +159,7 @@ class SqlVerdictStore:
             with self.engine.connect() as conn:
                 yield conn
         except (SQLAlchemyError, OSError) as exc:
-            if is_unavailable(exc):
-                raise self._unavailable(exc) from exc
-            log.error("verdict store read failed: %s", reason(exc))
-            raise StoreError("the verdict store could not answer this query") from exc
+            raise self.failed(exc) from exc
 
     # --- writes -----------------------------------------------------------------------------
 

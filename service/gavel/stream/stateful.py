@@ -30,9 +30,9 @@ from prometheus_client import CollectorRegistry
 from gavel.engine.compiler import CompiledPolicy
 from gavel.engine.evaluator import EvalItem, Evaluator
 from gavel.engine.results import EvaluationResult
-from gavel.review.service import QueueHook, Review, build_review
+from gavel.review.service import QueueHook, Review, review_on
 from gavel.settings import Settings
-from gavel.store.recorder import Decided, VerdictRecorder, build_recorder
+from gavel.store.recorder import Decided, VerdictRecorder, build_recorder, open_verdict_store
 from gavel.store.sql import SqlVerdictStore
 from gavel.stream.history import (
     AuthorHistory,
@@ -59,8 +59,8 @@ class StreamStages:
     async def close(self) -> None:
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)  # drains the queue first
-        if self.review is not None:
-            self.review.close()
+        if self.store is not None:
+            self.store.close()  # the review console's engine too (the recorder closed it already, if any)
         if self.history is not None:
             await self.history.close()
 
@@ -89,10 +89,11 @@ def build_history(settings: Settings) -> AuthorHistory | None:
 
 def build_stages(settings: Settings, registry: CollectorRegistry | None = None) -> StreamStages:
     metrics = StageMetrics(registry)
-    review = build_review(settings) if settings.store_url else None
-    hook = QueueHook(review) if review is not None and settings.review_enabled else None
-    recorder = build_recorder(settings, metrics, on_recorded=hook)
-    store = recorder.store if recorder is not None else None
+    # one store (one engine, one lazy migration) for the records and the review console's tables
+    store = open_verdict_store(settings)
+    review = review_on(store, settings) if store is not None else None
+    feed = QueueHook(review) if review is not None and settings.review_enabled else None
+    recorder = build_recorder(settings, metrics, store, review=feed)
     return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder, review=review)
 
 

@@ -29,7 +29,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "no such record, or no verdict store configured"},
     422: {"model": ErrorBody, "description": "a filter or the cursor is malformed"},
     503: {"model": ErrorBody, "description": "the verdict store is unreachable"},
-    **{k: v for k, v in AUTH_RESPONSES.items() if k != 404},  # reads need a viewer key
+    **{k: v for k, v in AUTH_RESPONSES.items() if k not in (404, 503)},  # reads need a viewer key
 }
 
 Text = Annotated[str | None, Query(max_length=256)]

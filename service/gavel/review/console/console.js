@@ -48,6 +48,8 @@ async function signIn(key) {
   state.key = key; state.who = await res.json(); sessionStorage.setItem("gavel-key", key);
   $("#who").textContent = `${state.who.name} · ${state.who.role}`;
   $("#signin").hidden = true; $("#view").hidden = false; $("#signout").hidden = false;
+  // the key field is hidden now: leave it, or the shortcuts would count as typing into it
+  if (document.activeElement === $("#key")) $("#key").blur();
   route();
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import gavel.review.db  # noqa: F401  (the review console's tables join `metadata`)
 from gavel.store.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -7,7 +7,7 @@ Nothing here knows HTTP: an error is a `GavelError` and `error_body` turns it in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,13 +33,6 @@ class Evaluates(Protocol):
 
     def select(self, policy_ids: Sequence[str] | None) -> Sequence[object]: ...
 
-    async def evaluate(
-        self,
-        text: str,
-        policy_ids: Sequence[str] | None = None,
-        context: Mapping[str, Any] | None = None,
-        item_id: str | None = None,
-    ) -> EvaluationResult: ...
 
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None

@@ -25,7 +25,27 @@ from gavel.models.base import ModelHub
 __all__ = ["EvalItem", "Evaluator"]
 
 
-class Evaluator:
+class OnePost:
+    """`evaluate(text, …)` for one post, on top of a class's `evaluate_many`: the engine's evaluator
+    and the stateful wrapper share it."""
+
+    async def evaluate_many(
+        self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None
+    ) -> list[EvaluationResult]:
+        raise NotImplementedError
+
+    async def evaluate(
+        self,
+        text: str,
+        policy_ids: Sequence[str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        item_id: str | None = None,
+    ) -> EvaluationResult:
+        [result] = await self.evaluate_many([EvalItem(text, item_id, dict(context or {}))], policy_ids)
+        return result
+
+
+class Evaluator(OnePost):
     def __init__(
         self,
         registry: PolicyRegistry,
@@ -48,15 +68,6 @@ class Evaluator:
             raise UnknownPolicyError(unknown)
         return [pset.policies[p] for p in dict.fromkeys(policy_ids)]
 
-    async def evaluate(
-        self,
-        text: str,
-        policy_ids: Sequence[str] | None = None,
-        context: Mapping[str, Any] | None = None,
-        item_id: str | None = None,
-    ) -> EvaluationResult:
-        results = await self.evaluate_many([EvalItem(text, item_id, dict(context or {}))], policy_ids)
-        return results[0]
 
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None

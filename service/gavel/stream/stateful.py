@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from gavel.engine.compiler import CompiledPolicy
-from gavel.engine.evaluator import EvalItem, Evaluator
+from gavel.engine.evaluator import EvalItem, Evaluator, OnePost
 from gavel.engine.results import EvaluationResult
 from gavel.review.service import QueueHook, Review, review_on
 from gavel.settings import Settings
@@ -97,7 +97,7 @@ def build_stages(settings: Settings, registry: CollectorRegistry | None = None) 
     return StreamStages(metrics=metrics, history=build_history(settings), store=store, recorder=recorder, review=review)
 
 
-class StatefulEvaluator:
+class StatefulEvaluator(OnePost):
     """The engine's evaluator with author history before it and strikes and records after it."""
 
     def __init__(self, base: Evaluator, stages: StreamStages, source: str, paced: bool = False) -> None:
@@ -109,14 +109,6 @@ class StatefulEvaluator:
     def select(self, policy_ids: Sequence[str] | None) -> list[CompiledPolicy]:
         return self.base.select(policy_ids)
 
-    async def evaluate(
-        self,
-        text: str,
-        policy_ids: Sequence[str] | None = None,
-        context: Mapping[str, Any] | None = None,
-        item_id: str | None = None,
-    ) -> EvaluationResult:
-        return (await self.evaluate_many([EvalItem(text, item_id, dict(context or {}))], policy_ids))[0]
 
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None

@@ -64,7 +64,7 @@ async def evaluate(
     body: EvaluateRequest, evaluator: EvaluatorDep, limits: LimitsDep, settings: SettingsDep, metrics: MetricsDep
 ) -> Response:
     item = validate_item(body.text, body.id, body.context, limits)
-    result = await evaluator.evaluate(item.text, body.policies, item.context, item.id)
+    [result] = await evaluator.evaluate_many([item], body.policies)
     check_answer(result, limits)
     out = encode_answer(result.model_dump_json().encode(), limits)
     metrics.record(result)

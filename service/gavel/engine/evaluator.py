@@ -335,7 +335,9 @@ class Evaluator:
                         sid,
                         "model",
                         w.contribution,
-                        f"{why}; without this word {label} drops by {w.contribution:.2f}",
+                        f"{why}; without this word {label} drops by {w.contribution:.2f}"
+                        if w.how == "occlusion"
+                        else f"{why}; the model's evidence head marks these words ({w.contribution:.2f})",
                     )
                     for w in items
                 ]

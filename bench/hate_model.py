@@ -85,8 +85,13 @@ def free_port() -> int:
 
 
 def start_server(port: int, device: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GAVEL_LOG_LEVEL": "WARNING", "GAVEL_HATE_DEVICE": device, "GAVEL_TORCH_THREADS": "2",
-           "PYTHONPATH": str(ROOT / "service")}
+    env = {
+        **os.environ,
+        "GAVEL_LOG_LEVEL": "WARNING",
+        "GAVEL_HATE_DEVICE": device,
+        "GAVEL_TORCH_THREADS": "2",
+        "PYTHONPATH": str(ROOT / "service"),
+    }
     env.pop("GAVEL_MODELS", None)  # the default models
     cmd = [sys.executable, "-m", "gavel.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -153,16 +158,20 @@ def main() -> None:
     args = p.parse_args()
     rates = model_rates(args.posts, args.device)
     print(f"hate model, raw forward (batch 32):        {rates['raw_batch32']:8.1f} posts/s")
-    print(f"hate model, micro-batched singles:         {rates['micro_batched']:8.1f} posts/s "
-          f"({100 * rates['ratio']:.0f}% of raw; target >= 80%)")
+    print(
+        f"hate model, micro-batched singles:         {rates['micro_batched']:8.1f} posts/s "
+        f"({100 * rates['ratio']:.0f}% of raw; target >= 80%)"
+    )
     port = free_port()
     server = start_server(port, args.device)
     try:
         rate = asyncio.run(batch_rate(port, args.posts))
         print(f"/evaluate/batch, both default policies:   {rate:8.1f} posts/s (target >= 300)")
         lat = asyncio.run(paced_latency(port, args.seconds))
-        print(f"/evaluate at 20 req/s: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms "
-              f"({lat['requests']} requests, {lat['non_2xx']} non-2xx; target p99 < 60 ms)")
+        print(
+            f"/evaluate at 20 req/s: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms "
+            f"({lat['requests']} requests, {lat['non_2xx']} non-2xx; target p99 < 60 ms)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

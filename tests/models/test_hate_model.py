@@ -36,8 +36,16 @@ def _tiny_set() -> list[Example]:
             text = t.format(g=g)
             word = text.split()[1]
             at = text.index(word)
-            out.append(Example("fab", text, hate=1.0, type=k % len(TYPES), targets=(TARGETS[k % len(TARGETS)],),
-                               spans=[(at, at + len(word))]))
+            out.append(
+                Example(
+                    "fab",
+                    text,
+                    hate=1.0,
+                    type=k % len(TYPES),
+                    targets=(TARGETS[k % len(TARGETS)],),
+                    spans=[(at, at + len(word))],
+                )
+            )
         out.extend(Example("fab", t.format(g=g), hate=0.0, offensive=0.0) for t in kind)
     return out
 
@@ -61,11 +69,15 @@ def test_training_end_to_end_on_a_tiny_set_and_resume(tmp_path: Path) -> None:
     scored = backend.score_batch(["I hate jews, they are vermin."])[0]
     assert set(scored) == set(backend.labels) and all(0.0 <= v <= 1.0 for v in scored.values())
     # resume: one more epoch from the checkpoint; deterministic given the seed
-    resumed = train(examples, examples[:8], out, cfg, TrainOptions(epochs=2, batch_size=8, seed=3, progress=False, resume=True))
+    resumed = train(
+        examples, examples[:8], out, cfg, TrainOptions(epochs=2, batch_size=8, seed=3, progress=False, resume=True)
+    )
     assert resumed["train_rows"] == len(examples)
 
 
-needs_weights = pytest.mark.skipif(not (SHIPPED / "config.json").is_file(), reason="no trained weights in the repository")
+needs_weights = pytest.mark.skipif(
+    not (SHIPPED / "config.json").is_file(), reason="no trained weights in the repository"
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +90,25 @@ def shipped() -> HateBackend:
 def test_shipped_weights_are_small_and_load_offline(shipped: HateBackend) -> None:
     size = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
     assert size <= 25 * 1024 * 1024
-    assert "hate" in shipped.labels and "type_dehumanization" in shipped.labels and "target_religious_affiliation" in shipped.labels
-    hateful, kind = shipped.score_batch(["Jews are rats and should be exterminated.", "Muslims are my neighbours and friends."])
+    assert (
+        "hate" in shipped.labels
+        and "type_dehumanization" in shipped.labels
+        and "target_religious_affiliation" in shipped.labels
+    )
+    hateful, kind = shipped.score_batch(
+        ["Jews are rats and should be exterminated.", "Muslims are my neighbours and friends."]
+    )
     assert hateful["hate"] > 0.5 > kind["hate"]
 
 
 @needs_weights
 def test_batched_equals_unbatched(shipped: HateBackend) -> None:
-    texts = ["kil all the muzlims", "She went outside for a fag.", "Refugees should be kept in kennels, not houses.", "ok"]
+    texts = [
+        "kil all the muzlims",
+        "She went outside for a fag.",
+        "Refugees should be kept in kennels, not houses.",
+        "ok",
+    ]
     together = shipped.score_batch(texts)
     for text, row in zip(texts, together, strict=True):
         alone = shipped.score_batch([text])[0]
@@ -135,8 +158,12 @@ def test_heads_feed_a_clause_with_evidence(tmp_path: Path) -> None:
         bad = await runtime.evaluator.evaluate(text, ["model_only"])
         good = await runtime.evaluator.evaluate("Muslims are my neighbours and friends.", ["model_only"])
         clause = bad.policies[0].clauses[0]
-        return (clause.verdict, good.policies[0].clauses[0].verdict,
-                [(e.start, e.end, e.text) for e in clause.evidence], [m.name for m in bad.models])
+        return (
+            clause.verdict,
+            good.policies[0].clauses[0].verdict,
+            [(e.start, e.end, e.text) for e in clause.evidence],
+            [m.name for m in bad.models],
+        )
 
     bad, good, evidence, models = asyncio.run(run())
     assert bad is Verdict.VIOLATES and good is Verdict.NO_VIOLATION

@@ -4,8 +4,10 @@ package plus the fine-tuned delta shipped in the repository (GAVEL_HATE_MODEL_DI
 Labels (probabilities):
 - ``hate``: the post is hate speech;
 - ``offensive``: offensive or profane, whether or not hateful (an auxiliary head);
-- ``type_<kind>`` for animosity, derogation, dehumanization, threatening, support: the probability
-  that the post is hate *of that kind* (P(hate) x P(kind | hate));
+- ``type_<kind>`` for animosity, derogation, dehumanization, threatening, support: P(hate) scaled
+  by how likely this kind is next to the most likely kind, P(kind | hate) / max_k P(k | hate). The
+  post's most likely kind carries the full hate probability (a clause can act on it at the same
+  thresholds as on ``hate``); a kind half as likely as the top one carries half of it;
 - ``target_<category>`` per protected category: which group a hateful post is aimed at, *given*
   that it is hateful (the rules decide whether a protected group is actually named).
 
@@ -30,7 +32,9 @@ class HateBackend:
 
     def __init__(self, model_dir: Path, device: str = "cpu") -> None:
         if not (model_dir / "config.json").is_file():
-            raise FileNotFoundError(f"no trained hate model in {model_dir} (GAVEL_HATE_MODEL_DIR; `gavel train` makes one)")
+            raise FileNotFoundError(
+                f"no trained hate model in {model_dir} (GAVEL_HATE_MODEL_DIR; `gavel train` makes one)"
+            )
         import torch
 
         from gavel.training.model import load_model
@@ -69,7 +73,8 @@ class HateBackend:
         scores: list[dict[str, float]] = []
         for i in range(len(texts)):
             row = {"hate": hate[i], "offensive": offensive[i]}
-            row.update({f"type_{t}": hate[i] * kinds[i][k] for k, t in enumerate(self._cfg.types)})
+            top = max(kinds[i])
+            row.update({f"type_{t}": hate[i] * kinds[i][k] / top for k, t in enumerate(self._cfg.types)})
             row.update({f"target_{t}": targets[i][k] for k, t in enumerate(self._cfg.targets)})
             scores.append(row)
         return scores

@@ -269,6 +269,7 @@ class DefaultModelHub:
             found = attributions(spans, label, scores)
         if offset:
             found = [
-                TokenAttribution(a.start + offset, a.end + offset, a.contribution, a.log_odds_drop, a.how) for a in found
+                TokenAttribution(a.start + offset, a.end + offset, a.contribution, a.log_odds_drop, a.how)
+                for a in found
             ]
         return found

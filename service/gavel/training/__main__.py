@@ -10,9 +10,21 @@ from pathlib import Path
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gavel train", description="Train Gavel's hate-speech model (see service/gavel/training/README.md).")
-    p.add_argument("--data-dir", type=Path, default=None, help="directory holding hate_train/ and toxic_spans/ (default: ../shared/data)")
-    p.add_argument("--out", type=Path, required=True, help="model directory to write (delta.safetensors, config.json, metrics.json)")
+    p = argparse.ArgumentParser(
+        prog="gavel train", description="Train Gavel's hate-speech model (see service/gavel/training/README.md)."
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="directory holding hate_train/ and toxic_spans/ (default: ../shared/data)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="model directory to write (delta.safetensors, config.json, metrics.json)",
+    )
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=13)
@@ -47,8 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         dev_rows = rng.sample(dev_rows, min(args.limit, len(dev_rows)))
     print(f"{len(train_rows)} train rows, {len(dev_rows)} dev rows, device {device}", flush=True)
     cfg = ModelConfig(n_frozen=args.n_frozen, n_top=args.n_top, max_len=args.max_len)
-    opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, device=device,
-                        threads=args.threads, resume=args.resume)
+    opts = TrainOptions(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=device,
+        threads=args.threads,
+        resume=args.resume,
+    )
     metrics = train(train_rows, dev_rows, args.out, cfg, opts)
     json.dump(metrics, sys.stdout, indent=2)
     print()

@@ -45,35 +45,79 @@ TARGETS: tuple[str, ...] = (
 # Codes with no protected category (nazis, hitler, wc = working class, pol = politicians...) map to
 # nothing: the row still trains the hate head but says nothing about the category.
 _DYNAHATE_TARGET: dict[str, tuple[str, ...]] = {
-    "bla": ("race",), "bla.wom": ("race", "gender"), "bla.man": ("race", "gender"),
-    "african": ("race",), "non.white": ("race",), "mixed.race": ("race",),
-    "wom": ("gender",), "asi.wom": ("race", "gender"), "mus.wom": ("religious_affiliation", "gender"),
-    "indig.wom": ("ethnicity", "gender"), "asi.man": ("race", "gender"),
-    "mus": ("religious_affiliation",), "jew": ("religious_affiliation",), "other.religion": ("religious_affiliation",),
-    "trans": ("gender_identity",), "gendermin": ("gender_identity",),
-    "gay": ("sexual_orientation",), "gay.man": ("sexual_orientation",), "gay.wom": ("sexual_orientation",),
-    "bis": ("sexual_orientation",), "lgbtq": ("sexual_orientation", "gender_identity"),
-    "immig": ("national_origin",), "ref": ("national_origin",), "asylum": ("national_origin",),
-    "for": ("national_origin",), "other.national": ("national_origin",), "eastern.europe": ("national_origin",),
-    "russian": ("national_origin",), "asi.pak": ("national_origin",),
-    "hispanic": ("ethnicity",), "arab": ("ethnicity",), "trav": ("ethnicity",), "indig": ("ethnicity",),
+    "bla": ("race",),
+    "bla.wom": ("race", "gender"),
+    "bla.man": ("race", "gender"),
+    "african": ("race",),
+    "non.white": ("race",),
+    "mixed.race": ("race",),
+    "wom": ("gender",),
+    "asi.wom": ("race", "gender"),
+    "mus.wom": ("religious_affiliation", "gender"),
+    "indig.wom": ("ethnicity", "gender"),
+    "asi.man": ("race", "gender"),
+    "mus": ("religious_affiliation",),
+    "jew": ("religious_affiliation",),
+    "other.religion": ("religious_affiliation",),
+    "trans": ("gender_identity",),
+    "gendermin": ("gender_identity",),
+    "gay": ("sexual_orientation",),
+    "gay.man": ("sexual_orientation",),
+    "gay.wom": ("sexual_orientation",),
+    "bis": ("sexual_orientation",),
+    "lgbtq": ("sexual_orientation", "gender_identity"),
+    "immig": ("national_origin",),
+    "ref": ("national_origin",),
+    "asylum": ("national_origin",),
+    "for": ("national_origin",),
+    "other.national": ("national_origin",),
+    "eastern.europe": ("national_origin",),
+    "russian": ("national_origin",),
+    "asi.pak": ("national_origin",),
+    "hispanic": ("ethnicity",),
+    "arab": ("ethnicity",),
+    "trav": ("ethnicity",),
+    "indig": ("ethnicity",),
     "ethnic.minority": ("ethnicity",),
-    "asi": ("race",), "asi.east": ("race",), "asi.south": ("race",), "asi.chin": ("race",),
-    "dis": ("disability",), "old.people": ("age",),
+    "asi": ("race",),
+    "asi.east": ("race",),
+    "asi.south": ("race",),
+    "asi.chin": ("race",),
+    "dis": ("disability",),
+    "old.people": ("age",),
 }
 _HATEXPLAIN_TARGET: dict[str, tuple[str, ...]] = {
-    "African": ("race",), "Caucasian": ("race",), "Asian": ("race",),
-    "Islam": ("religious_affiliation",), "Jewish": ("religious_affiliation",), "Christian": ("religious_affiliation",),
-    "Homosexual": ("sexual_orientation",), "Women": ("gender",), "Men": ("gender",),
-    "Refugee": ("national_origin",), "Arab": ("ethnicity",), "Hispanic": ("ethnicity",),
+    "African": ("race",),
+    "Caucasian": ("race",),
+    "Asian": ("race",),
+    "Islam": ("religious_affiliation",),
+    "Jewish": ("religious_affiliation",),
+    "Christian": ("religious_affiliation",),
+    "Homosexual": ("sexual_orientation",),
+    "Women": ("gender",),
+    "Men": ("gender",),
+    "Refugee": ("national_origin",),
+    "Arab": ("ethnicity",),
+    "Hispanic": ("ethnicity",),
     "Disability": ("disability",),
 }
 _TOXIGEN_TARGET: dict[str, tuple[str, ...]] = {
-    "lgbtq": ("sexual_orientation",), "trans": ("gender_identity",), "bisexual": ("sexual_orientation",),
-    "middle_east": ("ethnicity",), "physical_disability": ("disability",), "mental_disability": ("disability",),
-    "immigrant": ("national_origin",), "women": ("gender",), "muslim": ("religious_affiliation",),
-    "mexican": ("national_origin",), "black": ("race",), "chinese": ("race",), "asian": ("race",),
-    "jewish": ("religious_affiliation",), "native_american": ("ethnicity",), "latino": ("ethnicity",),
+    "lgbtq": ("sexual_orientation",),
+    "trans": ("gender_identity",),
+    "bisexual": ("sexual_orientation",),
+    "middle_east": ("ethnicity",),
+    "physical_disability": ("disability",),
+    "mental_disability": ("disability",),
+    "immigrant": ("national_origin",),
+    "women": ("gender",),
+    "muslim": ("religious_affiliation",),
+    "mexican": ("national_origin",),
+    "black": ("race",),
+    "chinese": ("race",),
+    "asian": ("race",),
+    "jewish": ("religious_affiliation",),
+    "native_american": ("ethnicity",),
+    "latino": ("ethnicity",),
 }
 
 TOXIC_SPANS_FILES = ("toxic_spans/tsd_train.csv", "toxic_spans/tsd_trial.csv")
@@ -140,8 +184,13 @@ def to_example(row: splits.Row) -> Example | None:
         w = HATE_WEIGHT["davidson"]
         if label == "offensive":
             w *= OFFENSIVE_AS_NOT_HATE_WEIGHT
-        return Example(s, row.text, hate=1.0 if label == "hate" else 0.0, hate_weight=w,
-                       offensive=0.0 if label == "neither" else 1.0)
+        return Example(
+            s,
+            row.text,
+            hate=1.0 if label == "hate" else 0.0,
+            hate_weight=w,
+            offensive=0.0 if label == "neither" else 1.0,
+        )
     if s == "olid":
         if label == "NOT":
             return Example(s, row.text, hate=0.0, offensive=0.0)
@@ -158,7 +207,9 @@ def read_toxic_spans(data_dir: Path) -> list[splits.Row]:
             continue
         with path.open(encoding="utf-8", newline="") as fh:
             for i, rec in enumerate(csv.DictReader(fh)):
-                rows.append(splits.Row("toxic_spans", f"{path.stem}_{i}", rec["text"], "toxic", {"spans": rec["spans"]}))
+                rows.append(
+                    splits.Row("toxic_spans", f"{path.stem}_{i}", rec["text"], "toxic", {"spans": rec["spans"]})
+                )
     return rows
 
 

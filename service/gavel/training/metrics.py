@@ -38,7 +38,9 @@ def binary_figures(gold: Sequence[bool], pred: Sequence[bool]) -> dict[str, floa
     return out
 
 
-def evaluate(top: Top, cfg: ModelConfig, dev: Sequence[Example], cached: Sequence[Encoded], device: str) -> dict[str, Any]:
+def evaluate(
+    top: Top, cfg: ModelConfig, dev: Sequence[Example], cached: Sequence[Encoded], device: str
+) -> dict[str, Any]:
     from gavel.training.train import predict_cached
 
     preds = predict_cached(top, cfg, dev, cached, device)

@@ -73,7 +73,8 @@ class Bottom:
 
     def __init__(self, cfg: ModelConfig, device: str = "cpu") -> None:
         _offline()
-        from transformers import AutoModel, AutoTokenizer, logging as hf_logging
+        from transformers import AutoModel, AutoTokenizer
+        from transformers import logging as hf_logging
 
         hf_logging.set_verbosity_error()  # "some weights were not used": the layers we cut, on purpose
         path = str(base_model_dir())
@@ -100,10 +101,11 @@ class Bottom:
             return_tensors="pt",
         )
 
-    @torch.inference_mode()
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
-        return out.last_hidden_state  # type: ignore[no-any-return]
+        with torch.inference_mode():
+            out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
+        hidden: torch.Tensor = out.last_hidden_state
+        return hidden
 
 
 def base_layers(n_frozen: int, n_top: int) -> list[nn.Module]:
@@ -124,7 +126,7 @@ def _base_config() -> Any:
     return AutoConfig.from_pretrained(str(base_model_dir()), local_files_only=True)
 
 
-class Top(nn.Module):
+class Top(nn.Module):  # type: ignore[misc]  # torch is untyped to mypy here
     """The fine-tuned layers and the heads. Input: the bottom's hidden states and the attention mask."""
 
     def __init__(self, cfg: ModelConfig, init_from_base: bool = True) -> None:

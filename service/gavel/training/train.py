@@ -97,7 +97,9 @@ def _progress(items: list[Any], progress: bool, desc: str) -> Iterator[Any]:
     print(f"{desc}: {len(items)}/{len(items)} batches, {time.perf_counter() - began:.0f}s", flush=True)
 
 
-def collate(examples: Sequence[Example], cached: Sequence[Encoded], idx: Sequence[int], cfg: ModelConfig) -> dict[str, torch.Tensor]:
+def collate(
+    examples: Sequence[Example], cached: Sequence[Encoded], idx: Sequence[int], cfg: ModelConfig
+) -> dict[str, torch.Tensor]:
     """Pad one length-bucketed batch; masks say which heads each row trains."""
     n = max(cached[i].hidden.shape[0] for i in idx)
     b = len(idx)
@@ -130,8 +132,19 @@ def collate(examples: Sequence[Example], cached: Sequence[Encoded], idx: Sequenc
             lab = c.token_labels
             tok[r, :k] = lab.clamp(min=0.0)
             tok_w[r, :k] = (lab >= 0).float()
-    return {"hidden": hidden, "mask": mask, "hate": hate, "hate_w": hate_w, "off": off, "off_w": off_w,
-            "type": typ, "target": tgt, "target_w": tgt_w, "tok": tok, "tok_w": tok_w}
+    return {
+        "hidden": hidden,
+        "mask": mask,
+        "hate": hate,
+        "hate_w": hate_w,
+        "off": off,
+        "off_w": off_w,
+        "type": typ,
+        "target": tgt,
+        "target_w": tgt_w,
+        "tok": tok,
+        "tok_w": tok_w,
+    }
 
 
 # how much each head's loss counts next to the hate head's
@@ -146,7 +159,9 @@ def loss_of(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tor
         return (values * weights).sum() / weights.sum().clamp(min=1.0)
 
     loss = masked(bce(out["hate"], batch["hate"], reduction="none"), batch["hate_w"])
-    loss = loss + HEAD_WEIGHTS["offensive"] * masked(bce(out["offensive"], batch["off"], reduction="none"), batch["off_w"])
+    loss = loss + HEAD_WEIGHTS["offensive"] * masked(
+        bce(out["offensive"], batch["off"], reduction="none"), batch["off_w"]
+    )
     if (batch["type"] >= 0).any():
         loss = loss + HEAD_WEIGHTS["type"] * nn.functional.cross_entropy(out["type"], batch["type"], ignore_index=-1)
     tgt = bce(out["target"], batch["target"], reduction="none").mean(-1)
@@ -244,9 +259,20 @@ def train(
             sched.step()
             seen += 1
             running += float(loss.detach())
-        print(f"epoch {epoch + 1}: mean loss {running / max(1, seen):.4f}, {time.perf_counter() - began:.0f}s", flush=True)
-        torch.save({"top": top.state_dict(), "optim": optim.state_dict(), "rng": rng.getstate(),
-                    "torch_rng": torch.get_rng_state(), "epoch": epoch, "sched": sched.state_dict()}, ckpt)
+        print(
+            f"epoch {epoch + 1}: mean loss {running / max(1, seen):.4f}, {time.perf_counter() - began:.0f}s", flush=True
+        )
+        torch.save(
+            {
+                "top": top.state_dict(),
+                "optim": optim.state_dict(),
+                "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch,
+                "sched": sched.state_dict(),
+            },
+            ckpt,
+        )
 
     metrics = evaluate(top, cfg, dev_set, cached_dev, opts.device)
     metrics["train_rows"] = len(train_set)
@@ -258,7 +284,9 @@ def train(
     return metrics
 
 
-def predict_cached(top: Top, cfg: ModelConfig, examples: Sequence[Example], cached: Sequence[Encoded], device: str) -> list[dict[str, torch.Tensor]]:
+def predict_cached(
+    top: Top, cfg: ModelConfig, examples: Sequence[Example], cached: Sequence[Encoded], device: str
+) -> list[dict[str, torch.Tensor]]:
     """Head outputs (probabilities) per example, from cached bottom states."""
     top.eval()
     out: list[dict[str, torch.Tensor]] = [{} for _ in examples]

@@ -40,13 +40,14 @@ RUN set -eu; mkdir -p /weights; \
         else echo "gavel: no DETOXIFY_CONFIG_DIR: Detoxify will need its base model's config in weights/hf" >&2; fi; \
         if [ -d /ctx/weights/hf ]; then cp -r /ctx/weights/hf /weights/hf; fi; \
     elif [ -n "$DETOXIFY_CONFIG_DIR" ]; then echo "gavel: DETOXIFY_CONFIG_DIR without DETOXIFY_CHECKPOINT" >&2; exit 1; \
-    fi
+    fi; \
+    cp -r /ctx/weights/hate-minilm /weights/hate-minilm && rm -rf /weights/hate-minilm/work
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
 ARG DETOXIFY_CHECKPOINT=""
 ARG DETOXIFY_CONFIG_DIR=""
-ARG MODELS=profanity,minilm
+ARG MODELS=profanity,minilm,hate
 RUN groupadd --system --gid 10001 gavel && useradd --system --uid 10001 --gid gavel --home /opt/gavel gavel
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /opt/gavel
@@ -63,6 +64,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     XDG_CACHE_HOME=/tmp/.cache \
     TOKENIZERS_PARALLELISM=false \
     GAVEL_POLICY_DIR=/opt/gavel/policies \
+    GAVEL_HATE_MODEL_DIR=/opt/gavel/weights/hate-minilm \
     GAVEL_MODELS=${MODELS}${DETOXIFY_CHECKPOINT:+,detoxify} \
     GAVEL_DETOXIFY_CHECKPOINT=${DETOXIFY_CHECKPOINT:+/opt/gavel/weights/detoxify.ckpt} \
     GAVEL_DETOXIFY_CONFIG_DIR=${DETOXIFY_CONFIG_DIR:+/opt/gavel/weights/detoxify-config}

@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 def test_replay_cited_statements_pass() -> None:
-    result = runner.invoke(app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", ""])
+    result = runner.invoke(app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", "hate"])
     assert result.exit_code == 0, result.output
     assert "cases pass" in result.output
 
@@ -28,7 +28,7 @@ def test_breaking_a_lexicon_term_fails_with_a_readable_diff(tmp_path: Path) -> N
     )
     assert broken != policy
     (tmp_path / "hateful_conduct.yaml").write_text(broken, encoding="utf-8")
-    result = runner.invoke(app, ["replay", str(tmp_path / "hateful_conduct.cases.yaml"), "--models", ""])
+    result = runner.invoke(app, ["replay", str(tmp_path / "hateful_conduct.cases.yaml"), "--models", "hate"])
     assert result.exit_code == 1
     out = result.output
     assert "khamenei_virus_must_be_eliminated" in out
@@ -38,7 +38,7 @@ def test_breaking_a_lexicon_term_fails_with_a_readable_diff(tmp_path: Path) -> N
 
 def test_replay_report_table() -> None:
     result = runner.invoke(
-        app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", "", "--report"]
+        app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", "hate", "--report"]
     )
     assert result.exit_code == 0, result.output
     assert "| functionality" in result.output and "news_reporting" in result.output

@@ -17,6 +17,7 @@ it marks, as offsets into the text it was given, in one forward pass (no occlusi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,11 +81,16 @@ class HateBackend:
         return scores
 
     def evidence(self, text: str, label: str) -> list[TokenAttribution]:
+        """The words the token head marks in `text` (the same for every label of this model)."""
+        return list(self._evidence(text))
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019  # one backend per process; several clauses ask about one post
+    def _evidence(self, text: str) -> tuple[TokenAttribution, ...]:
         """The words the token head marks (probability >= EVIDENCE_THRESHOLD), adjacent ones
         merged into one phrase, strongest first; offsets into `text`. Label-independent: the
         head marks the words that make a post hateful or toxic."""
         if not text.strip():
-            return []
+            return ()
         enc, out = self._forward([text])
         probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
         words: dict[int, tuple[int, int, float]] = {}
@@ -103,4 +109,4 @@ class HateBackend:
             else:
                 phrases.append((s, e, p))
         phrases.sort(key=lambda x: (-x[2], x[0]))
-        return [TokenAttribution(s, e, p, 0.0, "token_head") for s, e, p in phrases]
+        return tuple(TokenAttribution(s, e, p, 0.0, "token_head") for s, e, p in phrases)

@@ -3,6 +3,8 @@ package plus the fine-tuned delta shipped in the repository (GAVEL_HATE_MODEL_DI
 
 Labels (probabilities):
 - ``hate``: the post is hate speech;
+- ``hate_debiased``: ``hate``, unless it rests on a group's name alone (see `_debiased`); the
+  ``type_*`` labels below are computed from it;
 - ``offensive``: offensive or profane, whether or not hateful (an auxiliary head);
 - ``type_<kind>`` for animosity, derogation, dehumanization, threatening, support: P(hate) scaled
   by how likely this kind is next to the most likely kind, P(kind | hate) / max_k P(k | hate). The
@@ -18,12 +20,26 @@ it marks, as offsets into the text it was given, in one forward pass (no occlusi
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gavel.models.base import TokenAttribution
 
+DEBIAS_GATE = 0.5  # a post whose hate survives the group's name being blanked keeps its score
+# Names of protected groups (plural and singular, common adjectives): blanked for the debiased score.
+# Misspellings are left alone on purpose: a misspelt name is itself a hostile signal.
+GROUP_WORDS = re.compile(
+    r"\b(muslims?|islamic|jews?|jewish|sikhs?|hindus?|christians?|catholics?|buddhists?|mormons?|atheists?|"
+    r"arabs?|blacks?|whites?|asians?|africans?|latin[oax]s?|hispanics?|mexicans?|roma|romani|gypsies|gypsy|"
+    r"immigrants?|migrants?|refugees?|asylum seekers?|foreigners?|pakistanis?|indians?|chinese|kurds?|somalis?|"
+    r"nigerians?|afghans?|poles|polish|palestinians?|israelis?|iranians?|syrians?|turks?|dalits?|"
+    r"gays?|lesbians?|bisexuals?|queers?|homosexuals?|trans|transgender|non-binary|nonbinary|"
+    r"women|woman|girls?|females?|men|man|males?|disabled|autistic|deaf|blind|elderly|old people|"
+    r"black people|white people|gay men|trans people|trans women|trans men)\b",
+    re.IGNORECASE,
+)
 EVIDENCE_THRESHOLD = 0.5  # a word is evidence when the token head gives it at least this
 RUNTIME_MAX_LEN = 128  # word pieces: a hub window (400 chars) fits; training used 64
 
@@ -47,6 +63,7 @@ class HateBackend:
         self.device = device
         self.labels: tuple[str, ...] = (
             "hate",
+            "hate_debiased",
             "offensive",
             *(f"type_{t}" for t in cfg.types),
             *(f"target_{t}" for t in cfg.targets),
@@ -71,14 +88,31 @@ class HateBackend:
         offensive = torch.sigmoid(out["offensive"]).cpu().tolist()
         kinds = torch.softmax(out["type"], -1).cpu().tolist()
         targets = torch.sigmoid(out["target"]).cpu().tolist()
+        debiased = self._debiased(texts, hate)
         scores: list[dict[str, float]] = []
         for i in range(len(texts)):
-            row = {"hate": hate[i], "offensive": offensive[i]}
+            row = {"hate": hate[i], "hate_debiased": debiased[i], "offensive": offensive[i]}
             top = max(kinds[i])
-            row.update({f"type_{t}": hate[i] * kinds[i][k] / top for k, t in enumerate(self._cfg.types)})
+            row.update({f"type_{t}": debiased[i] * kinds[i][k] / top for k, t in enumerate(self._cfg.types)})
             row.update({f"target_{t}": targets[i][k] for k, t in enumerate(self._cfg.targets)})
             scores.append(row)
         return scores
+
+    def _debiased(self, texts: Sequence[str], hate: list[float]) -> list[float]:
+        """P(hate), unless it rests on the group's name alone. The model learned that posts naming
+        some groups are often hateful ("Muslims are my neighbours" scores high), so a confident
+        post is scored again with every group word replaced by "people": if that version is not
+        hateful (< DEBIAS_GATE), the hostility was the name, and the lower score is kept. Only
+        posts at or above the gate that name a group pay for the second pass."""
+        out = list(hate)
+        again = [i for i, t in enumerate(texts) if hate[i] >= DEBIAS_GATE and GROUP_WORDS.search(t)]
+        if again:
+            masked = [GROUP_WORDS.sub("people", texts[i]) for i in again]
+            _, res = self._forward(masked)
+            for i, p in zip(again, self._torch.sigmoid(res["hate"]).cpu().tolist(), strict=True):
+                if p < DEBIAS_GATE:
+                    out[i] = p
+        return out
 
     def evidence(self, text: str, label: str) -> list[TokenAttribution]:
         """The words the token head marks in `text` (the same for every label of this model)."""

@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
         required=True,
         help="model directory to write (delta.safetensors, config.json, metrics.json)",
     )
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when present)")

@@ -124,6 +124,9 @@ TOXIC_SPANS_FILES = ("toxic_spans/tsd_train.csv", "toxic_spans/tsd_trial.csv")
 
 # how much each source's hate label counts (Davidson: lexicon-sampled, noisy, dialect-biased)
 HATE_WEIGHT = {"davidson": 0.5}
+# DynaHate's and ToxiGen's not-hate rows name the same groups as their hate rows (contrast pairs,
+# neutral statements): they teach that a group mentioned is not hate, so they count a bit more
+CONTRAST_NOT_HATE_WEIGHT = 1.5
 OFFENSIVE_AS_NOT_HATE_WEIGHT = 0.5  # "offensive" rows are not hate, but near it: a softer push
 
 
@@ -157,6 +160,8 @@ def to_example(row: splits.Row) -> Example | None:
     s, label, x = row.set, row.label, row.extra
     if s.startswith("dynahate"):
         ex = Example(s, row.text, hate=1.0 if label == "hate" else 0.0)
+        if label != "hate":
+            ex.hate_weight = CONTRAST_NOT_HATE_WEIGHT
         kind = x.get("type", "").strip().lower()
         if label == "hate" and kind in TYPES:
             ex.type = TYPES.index(kind)
@@ -176,7 +181,7 @@ def to_example(row: splits.Row) -> Example | None:
         return ex
     if s == "toxigen":
         hate = label == "hate"
-        ex = Example(s, row.text, hate=1.0 if hate else 0.0)
+        ex = Example(s, row.text, hate=1.0 if hate else 0.0, hate_weight=1.0 if hate else CONTRAST_NOT_HATE_WEIGHT)
         if hate:
             ex.targets = _codes(x.get("target_group", ""), _TOXIGEN_TARGET, "|")
         return ex

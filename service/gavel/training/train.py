@@ -30,9 +30,9 @@ log = logging.getLogger("gavel.training")
 
 @dataclass
 class TrainOptions:
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 32
-    lr_layers: float = 4e-5
+    lr_layers: float = 8e-5
     lr_heads: float = 1e-3
     seed: int = 13
     device: str = "cpu"
@@ -152,7 +152,20 @@ HEAD_WEIGHTS = {"offensive": 0.3, "type": 0.5, "target": 0.5, "token": 0.5}
 TOKEN_POS_WEIGHT = 3.0  # evidence words are rare among a post's word pieces
 
 
-def loss_of(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def type_weights(examples: Sequence[Example], n_types: int) -> torch.Tensor:
+    """Inverse-square-root class frequency for the kind-of-hate head: derogation dominates
+    DynaHate, and an unweighted head learns to answer it for every post."""
+    counts = torch.ones(n_types)
+    for e in examples:
+        if e.type >= 0:
+            counts[e.type] += 1
+    w = (counts.sum() / (n_types * counts)).sqrt()
+    return w / w.mean()
+
+
+def loss_of(
+    out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], kind_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     bce = nn.functional.binary_cross_entropy_with_logits
 
     def masked(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -163,7 +176,9 @@ def loss_of(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tor
         bce(out["offensive"], batch["off"], reduction="none"), batch["off_w"]
     )
     if (batch["type"] >= 0).any():
-        loss = loss + HEAD_WEIGHTS["type"] * nn.functional.cross_entropy(out["type"], batch["type"], ignore_index=-1)
+        loss = loss + HEAD_WEIGHTS["type"] * nn.functional.cross_entropy(
+            out["type"], batch["type"], weight=kind_weights, ignore_index=-1
+        )
     tgt = bce(out["target"], batch["target"], reduction="none").mean(-1)
     loss = loss + HEAD_WEIGHTS["target"] * masked(tgt, batch["target_w"])
     pos_weight = torch.tensor(TOKEN_POS_WEIGHT)
@@ -223,6 +238,7 @@ def train(
         [{"params": list(top.layers.parameters()), "lr": opts.lr_layers}, {"params": head_params, "lr": opts.lr_heads}],
         weight_decay=0.01,
     )
+    kind_weights = type_weights(train_set, len(cfg.types)).to(opts.device)
     rng = random.Random(opts.seed)
     first_epoch = 0
     ckpt = work / "checkpoint.pt"
@@ -251,7 +267,7 @@ def train(
         seen, running = 0, 0.0
         for idx in _progress(buckets(cached_train, opts.batch_size, rng), progress, f"epoch {epoch + 1}/{opts.epochs}"):
             batch = {k: v.to(opts.device) for k, v in collate(train_set, cached_train, idx, cfg).items()}
-            loss = loss_of(top(batch["hidden"], batch["mask"]), batch)
+            loss = loss_of(top(batch["hidden"], batch["mask"]), batch, kind_weights)
             optim.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(top.parameters(), 1.0)

@@ -56,28 +56,28 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
 
 
 def test_evaluate_json_lines_and_human(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "hate", "--policies", "hateful_conduct"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output.strip().splitlines()[-1])
     clauses = {c["clause_id"]: c for c in answer["policies"][0]["clauses"]}
     assert clauses["dehumanization"]["verdict"] == "violates"
-    human = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "", "--human"])
+    human = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "hate", "--human"])
     assert human.exit_code == 0
     assert "decision: remove" in human.output and "dehumanization" in human.output
     posts = tmp_path / "posts.ndjson"
     posts.write_text('{"id": "a", "text": "hello"}\n{"id": "b", "text": "Muslims are rats"}\n', encoding="utf-8")
-    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "hate", "--policies", "hateful_conduct"])
     lines = [json.loads(x) for x in result.output.strip().splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"]
     assert [x["decision"]["action"] for x in lines] == ["allow", "remove"]
     csv_file = tmp_path / "posts.csv"
     csv_file.write_text("id,text\n1,hello\n2,Muslims are rats\n", encoding="utf-8")
-    result = runner.invoke(app, ["evaluate", "-f", str(csv_file), "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "-f", str(csv_file), "--models", "hate", "--policies", "hateful_conduct"])
     assert [json.loads(x)["decision"]["action"] for x in result.output.strip().splitlines()] == ["allow", "remove"]
 
 
 def test_evaluate_stdin() -> None:
-    result = runner.invoke(app, ["evaluate", "--models", "", "--policies", "hateful_conduct"], input="one\ntwo\n")
+    result = runner.invoke(app, ["evaluate", "--models", "hate", "--policies", "hateful_conduct"], input="one\ntwo\n")
     assert result.exit_code == 0
     assert len(result.output.strip().splitlines()) == 2
 

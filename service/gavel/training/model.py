@@ -66,6 +66,10 @@ def _offline() -> None:
     # the weights are inside the package: never reach for the hub
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would land in `gavel evaluate`'s output
+    hf_logging.set_verbosity_error()  # "some weights were not used": the layers we cut, on purpose
 
 
 class Bottom:
@@ -84,9 +88,14 @@ class Bottom:
         )
         model.eval()
         if device == "cpu" and cfg.quantize_bottom:
+            import warnings
+
             from torch.ao.quantization import quantize_dynamic
 
-            model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+            with warnings.catch_warnings():
+                # torch announces a move of eager quantization to torchao; the API still works in 2.13
+                warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+                model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
         self.model: Any = model.to(device)
         self.device = device
         self.cfg = cfg

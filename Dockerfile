@@ -40,8 +40,7 @@ RUN set -eu; mkdir -p /weights; \
         else echo "gavel: no DETOXIFY_CONFIG_DIR: Detoxify will need its base model's config in weights/hf" >&2; fi; \
         if [ -d /ctx/weights/hf ]; then cp -r /ctx/weights/hf /weights/hf; fi; \
     elif [ -n "$DETOXIFY_CONFIG_DIR" ]; then echo "gavel: DETOXIFY_CONFIG_DIR without DETOXIFY_CHECKPOINT" >&2; exit 1; \
-    fi; \
-    cp -r /ctx/weights/hate-minilm /weights/hate-minilm && rm -rf /weights/hate-minilm/work
+    fi
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
@@ -53,6 +52,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /opt/gavel
 COPY --chown=gavel:gavel policies ./policies
 COPY --from=weights --chown=gavel:gavel /weights ./weights
+# Gavel's own hate-speech model ships in the repository (a small delta over the packaged MiniLM)
+COPY --chown=gavel:gavel weights/hate-minilm/delta.safetensors weights/hate-minilm/config.json ./weights/hate-minilm/
 # Empty values (no weights baked in) read as unset: see Settings._empty_is_unset.
 # Caches go to /tmp, the only writable path under Kubernetes' readOnlyRootFilesystem.
 ENV PATH=/opt/venv/bin:$PATH \

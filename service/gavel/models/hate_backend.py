@@ -27,7 +27,8 @@ from typing import Any
 
 from gavel.models.base import TokenAttribution
 
-DEBIAS_GATE = 0.5  # a post whose hate survives the group's name being blanked keeps its score
+DEBIAS_FROM = 0.5  # posts scoring at least this (and naming a group) are scored again without the name
+DEBIAS_GATE = 0.3  # hostility that survives the name being blanked keeps the post's score; below, it was the name
 # Names of protected groups (plural and singular, common adjectives): blanked for the debiased score.
 # Misspellings are left alone on purpose: a misspelt name is itself a hostile signal.
 GROUP_WORDS = re.compile(
@@ -102,10 +103,10 @@ class HateBackend:
         """P(hate), unless it rests on the group's name alone. The model learned that posts naming
         some groups are often hateful ("Muslims are my neighbours" scores high), so a confident
         post is scored again with every group word replaced by "people": if that version is not
-        hateful (< DEBIAS_GATE), the hostility was the name, and the lower score is kept. Only
-        posts at or above the gate that name a group pay for the second pass."""
+        hostile at all (< DEBIAS_GATE), the hostility was the name, and the lower score is kept.
+        Only posts at or above DEBIAS_FROM that name a group pay for the second pass."""
         out = list(hate)
-        again = [i for i, t in enumerate(texts) if hate[i] >= DEBIAS_GATE and GROUP_WORDS.search(t)]
+        again = [i for i, t in enumerate(texts) if hate[i] >= DEBIAS_FROM and GROUP_WORDS.search(t)]
         if again:
             masked = [GROUP_WORDS.sub("people", texts[i]) for i in again]
             _, res = self._forward(masked)

@@ -49,7 +49,7 @@ class ModelConfig:
     types: tuple[str, ...] = TYPES
     targets: tuple[str, ...] = TARGETS
     threshold: float = 0.5  # hate probability the metrics call "hate"
-    version: str = "hate-minilm 1"
+    version: str = "hate-minilm 2"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -21,9 +21,9 @@ from gavel.training.model import ModelConfig
 from gavel.training.train import TrainOptions, token_labels, train
 
 SHIPPED = default_hate_model_dir()
-# Dynamic int8 quantization (CPU) scales a batch's activations together, so a text's probabilities
-# move with its batch mates (measured up to ~0.1); clear-cut answers must not change (model card).
-BATCH_TOLERANCE = 0.12
+# The int8 bottom runs each text alone (its activation scale would otherwise depend on the batch),
+# and the top masks padding: what is left is float rounding.
+BATCH_TOLERANCE = 1e-4
 
 
 def _tiny_set() -> list[Example]:
@@ -112,10 +112,7 @@ def test_batched_equals_unbatched(shipped: HateBackend) -> None:
     together = shipped.score_batch(texts)
     for text, row in zip(texts, together, strict=True):
         alone = shipped.score_batch([text])[0]
-        assert abs(alone["hate"] - row["hate"]) < BATCH_TOLERANCE
-        assert abs(alone["offensive"] - row["offensive"]) < BATCH_TOLERANCE
-        assert (alone["hate"] >= 0.5) == (row["hate"] >= 0.5)
-        assert (alone["hate_debiased"] >= 0.75) == (row["hate_debiased"] >= 0.75)
+        assert max(abs(alone[k] - row[k]) for k in row) < BATCH_TOLERANCE
 
 
 @needs_weights

@@ -76,7 +76,9 @@ class HateBackend:
         enc = self._bottom.tokenize(texts)
         with torch.inference_mode():
             # the top was trained on fp16-cached states: round the same way
-            hidden = self._bottom.hidden(enc["input_ids"], enc["attention_mask"]).half().float()
+            # int8 on CPU: one text at a time, so a post's answer never depends on its batch mates
+            states = self._bottom.hidden_per_text if self._bottom.quantized else self._bottom.hidden
+            hidden = states(enc["input_ids"], enc["attention_mask"]).half().float()
             out = self._top(hidden, enc["attention_mask"].to(self.device))
         return enc, out
 

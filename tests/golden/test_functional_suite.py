@@ -26,7 +26,7 @@ MIN_OVERALL = 0.90
 # look-alikes), written before the model answered them. Held to their own floor, below the suite's
 # bar, until the model catches up: a regression fails, an improvement should raise the floor.
 GENERALIZATION = "hc_model_recall.cases.yaml"
-MIN_GENERALIZATION = 0.55
+MIN_GENERALIZATION = 0.57
 
 
 @pytest.fixture(scope="module")

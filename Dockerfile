@@ -46,12 +46,14 @@ RUN set -eu; mkdir -p /weights; \
 FROM ${PYTHON_IMAGE} AS runtime
 ARG DETOXIFY_CHECKPOINT=""
 ARG DETOXIFY_CONFIG_DIR=""
-ARG MODELS=profanity,minilm
+ARG MODELS=profanity,minilm,hate
 RUN groupadd --system --gid 10001 gavel && useradd --system --uid 10001 --gid gavel --home /opt/gavel gavel
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /opt/gavel
 COPY --chown=gavel:gavel policies ./policies
 COPY --from=weights --chown=gavel:gavel /weights ./weights
+# Gavel's own hate-speech model ships in the repository (a small delta over the packaged MiniLM)
+COPY --chown=gavel:gavel weights/hate-minilm/delta.safetensors weights/hate-minilm/config.json ./weights/hate-minilm/
 # Empty values (no weights baked in) read as unset: see Settings._empty_is_unset.
 # Caches go to /tmp, the only writable path under Kubernetes' readOnlyRootFilesystem.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -63,6 +65,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     XDG_CACHE_HOME=/tmp/.cache \
     TOKENIZERS_PARALLELISM=false \
     GAVEL_POLICY_DIR=/opt/gavel/policies \
+    GAVEL_HATE_MODEL_DIR=/opt/gavel/weights/hate-minilm \
     GAVEL_MODELS=${MODELS}${DETOXIFY_CHECKPOINT:+,detoxify} \
     GAVEL_DETOXIFY_CHECKPOINT=${DETOXIFY_CHECKPOINT:+/opt/gavel/weights/detoxify.ckpt} \
     GAVEL_DETOXIFY_CONFIG_DIR=${DETOXIFY_CONFIG_DIR:+/opt/gavel/weights/detoxify-config}

@@ -28,8 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def rules_runtime() -> Runtime:
-    """The default policies with no model hub: model-backed clauses answer needs_review."""
-    return build_runtime(Settings(policy_dir=POLICY_DIR, models=""), load_models=False)
+    """The default policies with the rules and the shipped hate model (hateful_conduct's clauses
+    consult it) but not the generic models: abusive_behavior's model-backed clauses answer needs_review."""
+    return build_runtime(Settings(policy_dir=POLICY_DIR, models="hate"))
 
 
 @pytest.fixture(scope="session")

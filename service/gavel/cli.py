@@ -304,6 +304,14 @@ def init(
     typer.echo(f"next: gavel validate {written[0]} && gavel replay {written[1]} --models ''")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def train(ctx: typer.Context) -> None:
+    """Train the hate-speech model (options: `gavel train --help`; service/gavel/training/README.md)."""
+    from gavel.training.__main__ import main as train_main
+
+    raise typer.Exit(train_main(ctx.args))
+
+
 # The stream worker: its options and body live beside it, in service/gavel/stream/worker_main.py.
 from gavel.stream.worker_main import worker_command  # noqa: E402
 

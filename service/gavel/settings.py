@@ -26,6 +26,11 @@ def default_spool_dir() -> Path:
     return Path(state) / "gavel" / "spool"
 
 
+def default_hate_model_dir() -> Path:
+    """The trained hate-speech model shipped in the repository (weights/hate-minilm)."""
+    return Path(__file__).resolve().parents[2] / "weights" / "hate-minilm"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GAVEL_", extra="ignore")
 
@@ -61,8 +66,11 @@ class Settings(BaseSettings):
     lang_candidates: str = DEFAULT_LANG_CANDIDATES
 
     # --- models -------------------------------------------------------------------------
-    # Comma-separated model names to load: profanity, minilm, detoxify.
-    models: str = "profanity,minilm"
+    # Comma-separated model names to load: profanity, minilm, hate, detoxify.
+    models: str = "profanity,minilm,hate"
+    # The hate-speech model's directory: a fine-tuned delta over the packaged MiniLM (read offline).
+    hate_model_dir: Path = Field(default_factory=default_hate_model_dir)
+    hate_device: str = "cpu"
     detoxify_variant: str = "original"
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None

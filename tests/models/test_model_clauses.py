@@ -38,7 +38,10 @@ def test_long_post_evidence_points_at_the_right_window() -> None:
 
 def test_missing_model_is_loud() -> None:
     runtime = build_runtime(Settings(policy_dir=POLICY_DIR, models="profanity"))  # no minilm
-    assert runtime.models_missing() == {"minilm": "model 'minilm' is not loaded (GAVEL_MODELS)"}
+    assert runtime.models_missing() == {
+        "minilm": "model 'minilm' is not loaded (GAVEL_MODELS)",
+        "hate": "model 'hate' is not loaded (GAVEL_MODELS)",
+    }
     result = asyncio.run(runtime.evaluator.evaluate("what a lovely day", ["abusive_behavior"]))
     harassment = next(c for c in result.policies[0].clauses if c.clause_id == "harassment")
     assert harassment.verdict is Verdict.NEEDS_REVIEW

@@ -124,10 +124,10 @@ def image_env(build_args: dict[str, str]) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("args", "models", "checkpoint"),
     [
-        ({}, ["profanity", "minilm"], None),
+        ({}, ["profanity", "minilm", "hate"], None),
         (
             {"DETOXIFY_CHECKPOINT": "weights/original.ckpt", "DETOXIFY_CONFIG_DIR": "weights/bert-base-uncased"},
-            ["profanity", "minilm", "detoxify"],
+            ["profanity", "minilm", "hate", "detoxify"],
             Path("/opt/gavel/weights/detoxify.ckpt"),
         ),
         (  # the README's form: names inside weights/, detoxify also listed by hand

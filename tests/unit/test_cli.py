@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def test_replay_cited_statements_pass() -> None:
-    result = runner.invoke(app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", ""])
+    result = runner.invoke(app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", "hate"])
     assert result.exit_code == 0, result.output
     assert "cases pass" in result.output
 
@@ -35,7 +35,7 @@ def test_breaking_a_lexicon_term_fails_with_a_readable_diff(tmp_path: Path) -> N
     )
     assert broken != policy
     (tmp_path / "hateful_conduct.yaml").write_text(broken, encoding="utf-8")
-    result = runner.invoke(app, ["replay", str(tmp_path / "hateful_conduct.cases.yaml"), "--models", ""])
+    result = runner.invoke(app, ["replay", str(tmp_path / "hateful_conduct.cases.yaml"), "--models", "hate"])
     assert result.exit_code == 1
     out = result.output
     assert "khamenei_virus_must_be_eliminated" in out
@@ -45,7 +45,7 @@ def test_breaking_a_lexicon_term_fails_with_a_readable_diff(tmp_path: Path) -> N
 
 def test_replay_report_table() -> None:
     result = runner.invoke(
-        app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", "", "--report"]
+        app, ["replay", str(ROOT / "policies" / "hateful_conduct.cases.yaml"), "--models", "hate", "--report"]
     )
     assert result.exit_code == 0, result.output
     assert "| functionality" in result.output and "news_reporting" in result.output
@@ -63,29 +63,29 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
 
 
 def test_evaluate_json_lines_and_human(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "hate", "--policies", "hateful_conduct"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output.strip().splitlines()[-1])
     clauses = {c["clause_id"]: c for c in answer["policies"][0]["clauses"]}
     assert clauses["dehumanization"]["verdict"] == "violates"
-    human = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "", "--human"])
+    human = runner.invoke(app, ["evaluate", "Jews are vermin", "--models", "hate", "--human"])
     assert human.exit_code == 0
     assert "decision: remove" in human.output and "dehumanization" in human.output
     posts = tmp_path / "posts.ndjson"
     posts.write_text('{"id": "a", "text": "hello"}\n{"id": "b", "text": "Muslims are rats"}\n', encoding="utf-8")
-    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "hate", "--policies", "hateful_conduct"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in result.stdout.strip().splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"]
     assert [x["decision"]["action"] for x in lines] == ["allow", "remove"]
     csv_file = tmp_path / "posts.csv"
     csv_file.write_text("id,text\n1,hello\n2,Muslims are rats\n", encoding="utf-8")
-    result = runner.invoke(app, ["evaluate", "-f", str(csv_file), "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "-f", str(csv_file), "--models", "hate", "--policies", "hateful_conduct"])
     assert [json.loads(x)["decision"]["action"] for x in result.stdout.strip().splitlines()] == ["allow", "remove"]
 
 
 def test_evaluate_stdin() -> None:
-    result = runner.invoke(app, ["evaluate", "--models", "", "--policies", "hateful_conduct"], input="one\ntwo\n")
+    result = runner.invoke(app, ["evaluate", "--models", "hate", "--policies", "hateful_conduct"], input="one\ntwo\n")
     assert result.exit_code == 0
     assert [json.loads(x)["id"] for x in result.stdout.strip().splitlines()] == ["1", "2"]
 
@@ -94,7 +94,7 @@ def test_evaluate_file_bad_lines_are_reported_and_the_rest_goes_on(tmp_path: Pat
     posts = tmp_path / "posts.ndjson"
     posts.write_text('{"id": "a", "text": "hello"}\n{broken\n\n{"id": "c"}\n{"text": "Muslims are rats"}\n'
                      '{"id": "e", "text": "' + "x" * 20_000 + '"}\n', encoding="utf-8")
-    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "", "--policies", "hateful_conduct"])
+    result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "hate", "--policies", "hateful_conduct"])
     assert result.exit_code == 1
     answers = [json.loads(x) for x in result.stdout.strip().splitlines()]
     assert [(a["id"], a["decision"]["action"]) for a in answers] == [("a", "allow"), ("5", "remove")]
@@ -148,11 +148,12 @@ def test_progress_bar_on_a_terminal_and_none_when_piped(tmp_path: Path) -> None:
 
 
 def test_only_the_models_the_policies_need_are_loaded(tmp_path: Path) -> None:
+    from gavel.authoring import write_starter
     from gavel.runtime import build_runtime
     from gavel.settings import Settings
 
-    shutil.copy(ROOT / "policies" / "hateful_conduct.yaml", tmp_path)
-    runtime = build_runtime(Settings(policy_dir=tmp_path, models="profanity,minilm"))
+    write_starter(tmp_path, "personal_threats")  # a rules-only policy
+    runtime = build_runtime(Settings(policy_dir=tmp_path, models="profanity,minilm,hate"))
     assert runtime.hub is None and runtime.models_missing() == {}  # the policy needs none: none loaded
     result = runner.invoke(app, ["evaluate", "hello there", "--models", "", "--policy-dir", str(tmp_path)])
     assert result.exit_code == 0 and json.loads(result.stdout)["decision"]["action"] == "allow"

@@ -18,6 +18,7 @@ from gavel.engine.loader import load_policy_file, parse_policy
 from gavel.engine.normalize import normalize
 from gavel.engine.registry import PolicyRegistry
 from gavel.engine.results import Action, Verdict
+from gavel.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POLICIES = sorted(p for p in (ROOT / "policies").glob("*.yaml") if not p.name.endswith(".cases.yaml"))
@@ -121,11 +122,8 @@ def test_issue_14_posts_are_not_removed(text: str) -> None:
     assert all(c.verdict is not Verdict.VIOLATES for c in result.policies[0].clauses)
 
 
-def test_a_set_aside_harm_word_is_explained_in_the_clause() -> None:
-    cp = _compiled(ROOT / "policies" / "hateful_conduct.yaml")
-    result = asyncio.run(
-        Evaluator(PolicyRegistry.from_policies({cp.id: cp}), None).evaluate("Stop killing Black people, police!")
-    )
+def test_a_set_aside_harm_word_is_explained_in_the_clause(rules_runtime: Runtime) -> None:
+    result = asyncio.run(rules_runtime.evaluator.evaluate("Stop killing Black people, police!", ["hateful_conduct"]))
     clause = next(c for c in result.policies[0].clauses if c.clause_id == "calls_for_harm")
     assert clause.verdict is Verdict.NO_VIOLATION
     (hit,) = [x for x in clause.exceptions if x.exception_id == "opposed_harm"]

@@ -256,7 +256,7 @@ clauses:
 """
     (e,) = clause(run(policy, "you suck badly", hub=_OneModelHub()), "c").evidence
     assert e.text == "you" and e.score > 0
-    assert e.details == EvidenceDetails(model="tox", label="toxic", probability=0.9, threshold=0.5, contribution=0.4)
+    assert e.details == EvidenceDetails(model="tox", label="toxic", probability=0.9, threshold=0.5, contribution=0.4, attributed_by="occlusion")
     assert e.explanation == "tox scored toxic=0.90 (threshold 0.50); without this word toxic drops by 0.40"
 
 

@@ -42,7 +42,12 @@ class EvidenceDetails(BaseModel):
     label: str | None = Field(default=None, description="the model's label")
     probability: float | None = Field(default=None, description="the label's probability for the post")
     threshold: float | None = Field(default=None, description="the signal's threshold (probability or similarity)")
-    contribution: float | None = Field(default=None, description="how much the label drops without this word")
+    contribution: float | None = Field(
+        default=None, description="how much the word drove the label (a drop without it, or the evidence head's score)"
+    )
+    attributed_by: str | None = Field(
+        default=None, description="how the word was found: `occlusion` (scored without it) or `evidence_head`"
+    )
     similarity: float | None = Field(default=None, description="cosine similarity to the nearest example")
     example: str | None = Field(default=None, description="the nearest example of an exemplar signal")
     counter_similarity: float | None = Field(default=None, description="similarity to the nearest counter-example")

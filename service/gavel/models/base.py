@@ -18,6 +18,8 @@ class TokenAttribution:
     end: int
     contribution: float  # the label's probability minus its probability with this word blanked
     log_odds_drop: float = 0.0  # the same drop in log-odds: still readable when the score is saturated
+    # "occlusion", or "evidence_head": the model's evidence head marked the word (contribution = its probability)
+    how: str = "occlusion"
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,11 @@ class MicroBatcher(Generic[R]):
         self.items = 0  # texts scored
 
     @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The model's one worker thread: other calls into the same model (evidence) run there too."""
+        return self._executor
+
+    @property
     def waiting(self) -> int:
         """Texts queued and not yet in a forward pass (for metrics and tests)."""
         return self._waiting

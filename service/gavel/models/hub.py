@@ -6,6 +6,7 @@ need it answer needs_review and /readyz says why (no silent degradation).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import sys
@@ -30,6 +31,7 @@ log = logging.getLogger("gavel.models")
 BACKENDS: dict[str, str] = {
     "profanity": "gavel.models.profanity",
     "minilm": "gavel.models.embedding",
+    "hate": "gavel.models.hate_backend",
     "detoxify": "gavel.models.detoxify_backend",
 }
 Observer = Callable[[str, int, float], None]
@@ -86,7 +88,13 @@ class DefaultModelHub:
             settings.model_max_wait_ms,
             settings.model_queue_size,
         )
-        for name in settings.model_names():
+        names = settings.model_names()
+        if settings.torch_threads > 0 and any(n in ("minilm", "hate", "detoxify") for n in names):
+            import torch
+
+            # intra-op threads of every forward pass; each model has one worker thread calling it
+            torch.set_num_threads(settings.torch_threads)
+        for name in names:
             began = time.perf_counter()
             try:
                 hub._load(name, settings)
@@ -110,6 +118,35 @@ class DefaultModelHub:
         backend = importlib.import_module(module).load(settings)
         if isinstance(backend, EmbeddingBackend):
             self.add_embedder(backend)
+        if name == "profanity":
+            from gavel.models.profanity import ProfanityBackend
+
+            self.add_classifier(ProfanityBackend())
+        elif name == "minilm":
+            from gavel.models.embedding import MiniLMBackend
+
+            self.add_embedder(MiniLMBackend())
+        elif name == "hate":
+            from gavel.models.hate_backend import HateBackend
+
+            self.add_classifier(HateBackend(settings.hate_model_dir, settings.hate_device))
+        elif name == "detoxify":
+            if settings.detoxify_checkpoint is None:
+                raise ModelUnavailableError(
+                    "detoxify",
+                    "GAVEL_DETOXIFY_CHECKPOINT is not set (Detoxify's weights are not downloaded at run time; "
+                    "see bench/README.md for fetching them once)",
+                )
+            from gavel.models.detoxify_backend import DetoxifyBackend
+
+            self.add_classifier(
+                DetoxifyBackend(
+                    settings.detoxify_variant,
+                    settings.detoxify_checkpoint,
+                    settings.detoxify_config_dir,
+                    settings.detoxify_device,
+                )
+            )
         else:
             self.add_classifier(backend)
 
@@ -234,11 +271,21 @@ class DefaultModelHub:
             scored = (await self.classify(model, [text]))[0]
             offset, end = scored.windows[label]
             text = text[offset:end]
-        spans = words(text)
-        if not spans:
-            return []
-        scores = await clf.batcher.submit_block(variants(text, spans))
-        found = attributions(spans, label, scores)
+        marks = getattr(clf.backend, "evidence", None)
+        if callable(marks):
+            # a model with its own evidence head marks the words itself, in one forward pass
+            found: list[TokenAttribution] = await asyncio.get_running_loop().run_in_executor(
+                clf.batcher.executor, marks, text, label
+            )
+        else:
+            spans = words(text)
+            if not spans:
+                return []
+            scores = await clf.batcher.submit_block(variants(text, spans))
+            found = attributions(spans, label, scores)
         if offset:
-            found = [TokenAttribution(a.start + offset, a.end + offset, a.contribution, a.log_odds_drop) for a in found]
+            found = [
+                TokenAttribution(a.start + offset, a.end + offset, a.contribution, a.log_odds_drop, a.how)
+                for a in found
+            ]
         return found

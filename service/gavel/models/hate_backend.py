@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ GROUP_WORDS = re.compile(
     re.IGNORECASE,
 )
 EVIDENCE_THRESHOLD = 0.5  # a word is evidence when the token head gives it at least this
+MARKS_KEPT = 4096  # texts whose token-head scores are kept from the scoring pass, for their evidence
 RUNTIME_MAX_LEN = 128  # word pieces: a hub window (400 chars) fits; training used 64
 
 
@@ -71,6 +73,7 @@ class HateBackend:
             *(f"target_{t}" for t in cfg.targets),
         )
         self.version = f"{cfg.version} ({cfg.base})"
+        self._marks: OrderedDict[str, tuple[tuple[int, int, float], ...]] = OrderedDict()
 
     def _forward(self, texts: Sequence[str]) -> tuple[Any, dict[str, Any]]:
         torch = self._torch
@@ -87,7 +90,8 @@ class HateBackend:
         if not texts:
             return []
         torch = self._torch
-        _, out = self._forward(texts)
+        enc, out = self._forward(texts)
+        self._keep_token_marks(texts, enc, torch.sigmoid(out["token"]).cpu().tolist())
         hate = torch.sigmoid(out["hate"]).cpu().tolist()
         offensive = torch.sigmoid(out["offensive"]).cpu().tolist()
         kinds = torch.softmax(out["type"], -1).cpu().tolist()
@@ -122,6 +126,16 @@ class HateBackend:
         """The words the token head marks in `text` (the same for every label of this model)."""
         return list(self._evidence(text))
 
+    def _keep_token_marks(self, texts: Sequence[str], enc: Any, probs: list[list[float]]) -> None:
+        """Keep each text's word-level token-head scores from the scoring pass: the evidence of a
+        post that violates is then read from them instead of a second forward pass per post.
+        Runs on the model's one worker thread, like `evidence` (the hub calls both there)."""
+        for i, text in enumerate(texts):
+            self._marks[text] = _word_marks(enc.word_ids(i), enc["offset_mapping"][i].tolist(), probs[i])
+            self._marks.move_to_end(text)
+        while len(self._marks) > MARKS_KEPT:
+            self._marks.popitem(last=False)
+
     @functools.lru_cache(maxsize=256)  # noqa: B019  # one backend per process; several clauses ask about one post
     def _evidence(self, text: str) -> tuple[TokenAttribution, ...]:
         """The words the token head marks (probability >= EVIDENCE_THRESHOLD), adjacent ones
@@ -129,16 +143,12 @@ class HateBackend:
         head marks the words that make a post hateful or toxic."""
         if not text.strip():
             return ()
-        enc, out = self._forward([text])
-        probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
-        words: dict[int, tuple[int, int, float]] = {}
-        for k, word in enumerate(enc.word_ids(0)):
-            if word is None:
-                continue
-            a, b = (int(x) for x in enc["offset_mapping"][0][k].tolist())
-            s, e, p = words.get(word, (a, b, 0.0))
-            words[word] = (min(s, a), max(e, b), max(p, probs[k]))
-        marked = sorted((s, e, p) for s, e, p in words.values() if p >= EVIDENCE_THRESHOLD)
+        words = self._marks.get(text)
+        if words is None:
+            enc, out = self._forward([text])
+            probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
+            words = _word_marks(enc.word_ids(0), enc["offset_mapping"][0].tolist(), probs)
+        marked = sorted((s, e, p) for s, e, p in words if p >= EVIDENCE_THRESHOLD)
         phrases: list[tuple[int, int, float]] = []
         for s, e, p in marked:
             if phrases and not text[phrases[-1][1] : s].strip():
@@ -148,6 +158,20 @@ class HateBackend:
                 phrases.append((s, e, p))
         phrases.sort(key=lambda x: (-x[2], x[0]))
         return tuple(TokenAttribution(s, e, p, 0.0, "evidence_head") for s, e, p in phrases)
+
+
+def _word_marks(
+    word_ids: list[int | None], offsets: list[list[int]], probs: list[float]
+) -> tuple[tuple[int, int, float], ...]:
+    """(start, end, score) per word: its word pieces' span and their highest token-head score."""
+    words: dict[int, tuple[int, int, float]] = {}
+    for k, word in enumerate(word_ids):
+        if word is None:
+            continue
+        a, b = offsets[k]
+        s, e, p = words.get(word, (a, b, 0.0))
+        words[word] = (min(s, a), max(e, b), max(p, probs[k]))
+    return tuple(words.values())
 
 
 def load(settings: Settings) -> HateBackend:

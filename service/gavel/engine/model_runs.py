@@ -22,12 +22,26 @@ def unavailable(hub: ModelHub | None, model: str) -> str | None:
     return None
 
 
-async def run_models(hub: ModelHub | None, uses: set[ModelUse], posts: Sequence[Post]) -> list[ModelOutputs]:
+async def run_models(
+    hub: ModelHub | None,
+    uses: set[ModelUse],
+    posts: Sequence[Post],
+    cascade: Sequence[tuple[set[ModelUse], set[tuple[str, str]]]] | None = None,
+) -> list[ModelOutputs]:
     """Every model at once: each has its own batcher and worker thread, so on a 2-core box the
-    hate model and the embedder run side by side instead of one after the other."""
+    hate model and the embedder run side by side instead of one after the other. `cascade`
+    (per post: the uses it needs, the cascaded signals left out) runs a model only on the posts
+    that need it."""
     outputs = [ModelOutputs() for _ in posts]
-    texts = [p.item.text for p in posts]
-    await asyncio.gather(*(_run_one(hub, model, how, texts, outputs) for model, how in sorted(uses)))
+    if cascade is not None:
+        for out, (_, closed) in zip(outputs, cascade, strict=True):
+            out.closed = closed
+    runs = []
+    for use in sorted(uses):
+        who = [i for i in range(len(posts)) if cascade is None or use in cascade[i][0]]
+        if who:
+            runs.append(_run_one(hub, *use, [posts[i].item.text for i in who], [outputs[i] for i in who]))
+    await asyncio.gather(*runs)
     return outputs
 
 

@@ -110,6 +110,11 @@ def test_batched_equals_unbatched(shipped: HateBackend) -> None:
         "She went outside for a fag.",
         "Refugees should be kept in kennels, not houses.",
         "ok",
+        "g a s the jews",
+        "Go back to Mexico, you dirty Mexican.",
+        # a long batch mate pads the others: int8 rounding once turned padding's few-ulp changes
+        # into a 0.07 move of "g a s the jews"
+        "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3,
     ]
     together = shipped.score_batch(texts)
     for text, row in zip(texts, together, strict=True):

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gavel.engine.compiler import CompiledPolicy
-from gavel.engine.kinds.base import ModelUse
 from gavel.engine.decision import decide, is_quiet, judge_clause, policy_action
+from gavel.engine.kinds.base import ModelUse
 from gavel.engine.model_runs import model_versions, run_models
 from gavel.engine.normalize import Utf16Index, normalize
 from gavel.engine.post import EvalItem, ModelOutputs, Post

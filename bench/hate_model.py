@@ -6,7 +6,7 @@
    (target >= 300 posts/s on the 2-core CPU);
 3. single `POST /evaluate` latency at a fixed 20 requests/s, open loop (target p99 < 60 ms).
 
-    python bench/hate_model.py [--posts 512] [--seconds 15] [--device cpu] [--threads 1]
+    python bench/hate_model.py [--posts 512] [--seconds 15] [--device cpu] [--threads 1] [--addressed]
 
 2 and 3 run a real `gavel serve` (one worker, default GAVEL_MODELS) on a free loopback port and
 stop it at the end. Posts are fabricated everyday, hostile and hateful lines (mean ~60 characters).
@@ -45,7 +45,20 @@ POSTS = [
 ]
 
 
-def corpus(n: int) -> list[str]:
+# Posts that address someone: `abusive_behavior` embeds only these (its exemplar's cascade), so
+# `--addressed` (every other post one of these) measures the path with the embedding model too.
+ADDRESSED = [
+    "You are a complete idiot and everyone here knows it",
+    "shut the hell up nobody asked for your stupid opinion",
+    "Thank you so much, your advice really helped",
+    "@sam you should be ashamed of yourself",
+]
+
+
+def corpus(n: int, addressed: bool = False) -> list[str]:
+    if addressed:
+        lines = [ADDRESSED[i // 2 % len(ADDRESSED)] if i % 2 else POSTS[i // 2 % len(POSTS)] for i in range(n)]
+        return [f"{line} #{i}" for i, line in enumerate(lines)]
     return [f"{POSTS[i % len(POSTS)]} #{i}" for i in range(n)]
 
 
@@ -107,8 +120,8 @@ def start_server(port: int, device: str, threads: int) -> subprocess.Popen[bytes
     raise SystemExit("server did not become ready")
 
 
-async def batch_rate(port: int, n: int, batch: int = 64, concurrency: int = 2) -> float:
-    texts = corpus(n)
+async def batch_rate(port: int, n: int, addressed: bool, batch: int = 64, concurrency: int = 2) -> float:
+    texts = corpus(n, addressed)
     chunks = [texts[i : i + batch] for i in range(0, n, batch)]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         warm = await client.post("/evaluate/batch", json={"items": [{"text": t} for t in chunks[0]]})
@@ -126,9 +139,9 @@ async def batch_rate(port: int, n: int, batch: int = 64, concurrency: int = 2) -
         return n / (time.perf_counter() - t0)
 
 
-async def paced_latency(port: int, seconds: int, rate: float = 20.0) -> dict[str, float]:
+async def paced_latency(port: int, seconds: int, addressed: bool, rate: float = 20.0) -> dict[str, float]:
     """Open loop: a request every 1/rate s whatever the answers do (no coordinated omission)."""
-    texts = corpus(int(seconds * rate) + 1)
+    texts = corpus(int(seconds * rate) + 1, addressed)
     lat: list[float] = []
     bad = 0
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -156,6 +169,7 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=15)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 beats 2 on a busy 2-core box)")
+    p.add_argument("--addressed", action="store_true", help="every other post addresses someone (embedded too)")
     args = p.parse_args()
     rates = model_rates(args.posts, args.device, args.threads)
     print(f"hate model, raw forward (batch 32):        {rates['raw_batch32']:8.1f} posts/s")
@@ -166,9 +180,9 @@ def main() -> None:
     port = free_port()
     server = start_server(port, args.device, args.threads)
     try:
-        rate = asyncio.run(batch_rate(port, args.posts))
+        rate = asyncio.run(batch_rate(port, args.posts, args.addressed))
         print(f"/evaluate/batch, both default policies:   {rate:8.1f} posts/s (target >= 300)")
-        lat = asyncio.run(paced_latency(port, args.seconds))
+        lat = asyncio.run(paced_latency(port, args.seconds, args.addressed))
         print(
             f"/evaluate at 20 req/s: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms "
             f"({lat['requests']} requests, {lat['non_2xx']} non-2xx; target p99 < 60 ms)"

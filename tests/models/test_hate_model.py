@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,6 +110,11 @@ def test_batched_equals_unbatched(shipped: HateBackend) -> None:
         "She went outside for a fag.",
         "Refugees should be kept in kennels, not houses.",
         "ok",
+        "g a s the jews",
+        "Go back to Mexico, you dirty Mexican.",
+        # a long batch mate pads the others: int8 rounding once turned padding's few-ulp changes
+        # into a 0.07 move of "g a s the jews"
+        "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3,
     ]
     together = shipped.score_batch(texts)
     for text, row in zip(texts, together, strict=True):
@@ -171,3 +178,26 @@ def test_heads_feed_a_clause_with_evidence(tmp_path: Path) -> None:
     assert models == ["hate"]
     assert evidence and all(text[s:e] == t for s, e, t in evidence)
     assert any(t != text for _, _, t in evidence), "evidence should be words, not the whole post"
+
+
+@needs_weights
+def test_evidence_of_a_scored_post_needs_no_second_forward_pass() -> None:
+    backend = HateBackend(SHIPPED)
+    texts = ["Jews are filthy rats and I'd exterminate them all.", "ok", "Refugees should be kept in kennels."]
+    alone = [backend.evidence(t, "hate") for t in texts]  # each in a forward pass of its own
+    fresh = HateBackend(SHIPPED)
+    fresh.score_batch(texts)
+    calls = 0
+    forward = fresh._forward
+
+    def counting(batch: Sequence[str]) -> Any:
+        nonlocal calls
+        calls += 1
+        return forward(batch)
+
+    fresh._forward = counting  # type: ignore[method-assign]
+    from_scoring = [fresh.evidence(t, "hate") for t in texts]
+    assert calls == 0
+    for got, want in zip(from_scoring, alone, strict=True):
+        assert [(a.start, a.end) for a in got] == [(a.start, a.end) for a in want]
+        assert all(abs(a.contribution - b.contribution) < BATCH_TOLERANCE for a, b in zip(got, want, strict=True))

@@ -220,7 +220,9 @@ clauses:
     assert ev.explanation == "matches patterns[1] of 'said': reported speech"
     assert "\\b" not in ev.explanation
     dumped = ev.model_dump()
-    assert dumped["details"] == {"pattern_id": "patterns[1]", "description": "reported speech"}
+    # the description is said once, in the explanation, not repeated as a field (issue 12 item 7)
+    assert dumped["details"] == {"pattern_id": "patterns[1]"}
+    assert "description" not in ev.model_dump_json()
 
 
 class _OneModelHub:

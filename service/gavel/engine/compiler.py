@@ -11,7 +11,8 @@ from gavel.engine.kinds import kind
 from gavel.engine.kinds.base import CompileContext, CompiledKind, ModelUse, SignalBase
 from gavel.engine.kinds.lexicon import CompiledLexicons
 from gavel.engine.loader import LoadedPolicy
-from gavel.engine.matchers import LexiconMatcher
+from gavel.engine.matchers import Hit, LexiconMatcher
+from gavel.engine.post import Post
 from gavel.engine.results import Role
 from gavel.engine.schema import Clause, Policy, PolicyException
 from gavel.errors import PolicyCompileError, Problem
@@ -55,6 +56,28 @@ class CompiledPolicy:
 
     def models_needed(self) -> set[str]:
         return {name for name, _ in self.model_uses()}
+
+    def span_hits(self, post: Post, compiled: CompiledKind) -> dict[str, list[Hit]]:
+        """`compiled.hits(post)`, found once per post (a cascade's gate reads them before the board)."""
+        found = post.span_hits.get(id(compiled))
+        if found is None:
+            found = post.span_hits[id(compiled)] = compiled.hits(post)
+        return found
+
+    def post_model_uses(self, post: Post) -> tuple[set[ModelUse], set[tuple[str, str]]]:
+        """The model uses this post needs under this policy, and the (policy, signal) pairs of
+        cascaded signals whose gate has no hit on it (their model is not consulted for them)."""
+        needed: set[ModelUse] = set()
+        closed: set[tuple[str, str]] = set()
+        for compiled in self.kinds.values():
+            needed |= compiled.ungated_models()
+            for sid, (use, gate) in compiled.gates().items():
+                gate_kind = self.kinds[self.policy.signals[gate].kind]
+                if self.span_hits(post, gate_kind).get(gate):
+                    needed.add(use)
+                else:
+                    closed.add((self.id, sid))
+        return needed, closed
 
 
 def signal_roles(policy: Policy) -> dict[str, Role]:

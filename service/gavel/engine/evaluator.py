@@ -11,6 +11,7 @@ from typing import Any
 
 from gavel.engine.compiler import CompiledPolicy
 from gavel.engine.decision import decide, is_quiet, judge_clause, policy_action
+from gavel.engine.kinds.base import ModelUse
 from gavel.engine.model_runs import model_versions, run_models
 from gavel.engine.normalize import Utf16Index, normalize
 from gavel.engine.post import EvalItem, ModelOutputs, Post
@@ -43,6 +44,19 @@ class OnePost:
     ) -> EvaluationResult:
         [result] = await self.evaluate_many([EvalItem(text, item_id, dict(context or {}))], policy_ids)
         return result
+
+
+def post_model_uses(
+    policies: Sequence[CompiledPolicy], post: Post
+) -> tuple[set[ModelUse], set[tuple[str, str]]]:
+    """What the post needs from the models under every policy (cascades applied)."""
+    needed: set[ModelUse] = set()
+    closed: set[tuple[str, str]] = set()
+    for cp in policies:
+        uses, shut = cp.post_model_uses(post)
+        needed |= uses
+        closed |= shut
+    return needed, closed
 
 
 class Evaluator(OnePost):
@@ -82,7 +96,7 @@ class Evaluator(OnePost):
         posts = [Post(item, normalize(item.text), Utf16Index(item.text)) for item in items]
         langs = [self.language.identify(post.norm.text.text, post.item.context) for post in posts]
         uses = {use for cp in policies for use in cp.model_uses()}
-        outputs = await run_models(self.hub, uses, posts)
+        outputs = await run_models(self.hub, uses, posts, [post_model_uses(policies, post) for post in posts])
         results = []
         per_item_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
         for post, out, lang in zip(posts, outputs, langs, strict=True):

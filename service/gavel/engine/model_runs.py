@@ -4,6 +4,7 @@ clauses that need it answer needs_review; a full queue (OverloadedError) is rais
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from gavel.engine.kinds.base import ModelUse
@@ -21,35 +22,56 @@ def unavailable(hub: ModelHub | None, model: str) -> str | None:
     return None
 
 
-async def run_models(hub: ModelHub | None, uses: set[ModelUse], posts: Sequence[Post]) -> list[ModelOutputs]:
+async def run_models(
+    hub: ModelHub | None,
+    uses: set[ModelUse],
+    posts: Sequence[Post],
+    cascade: Sequence[tuple[set[ModelUse], set[tuple[str, str]]]] | None = None,
+) -> list[ModelOutputs]:
+    """Every model at once: each has its own batcher and worker thread, so on a 2-core box the
+    hate model and the embedder run side by side instead of one after the other. `cascade`
+    (per post: the uses it needs, the cascaded signals left out) runs a model only on the posts
+    that need it."""
     outputs = [ModelOutputs() for _ in posts]
-    texts = [p.item.text for p in posts]
-    for model, how in sorted(uses):
-        reason = unavailable(hub, model)
-        if reason is None:
-            assert hub is not None
-            try:
-                if how == "classify":
-                    scored = await hub.classify(model, texts)
-                    for out, s in zip(outputs, scored, strict=True):
-                        out.scores[model] = s
-                else:
-                    vectors = await hub.embed(model, texts)
-                    for i, out in enumerate(outputs):
-                        out.embeddings[model] = vectors[i]
-                continue
-            except OverloadedError:
-                raise
-            except ModelUnavailableError as exc:
-                reason = exc.reason
-            except Exception as exc:  # a broken model must not take the request down
-                reason = f"{type(exc).__name__}: {exc}"
-        for out in outputs:
-            if how == "classify":
-                out.scores[model] = reason
-            else:
-                out.embeddings[model] = reason
+    if cascade is not None:
+        for out, (_, closed) in zip(outputs, cascade, strict=True):
+            out.closed = closed
+    runs = []
+    for use in sorted(uses):
+        who = [i for i in range(len(posts)) if cascade is None or use in cascade[i][0]]
+        if who:
+            runs.append(_run_one(hub, *use, [posts[i].item.text for i in who], [outputs[i] for i in who]))
+    await asyncio.gather(*runs)
     return outputs
+
+
+async def _run_one(
+    hub: ModelHub | None, model: str, how: str, texts: list[str], outputs: list[ModelOutputs]
+) -> None:
+    reason = unavailable(hub, model)
+    if reason is None:
+        assert hub is not None
+        try:
+            if how == "classify":
+                scored = await hub.classify(model, texts)
+                for out, s in zip(outputs, scored, strict=True):
+                    out.scores[model] = s
+            else:
+                vectors = await hub.embed(model, texts)
+                for i, out in enumerate(outputs):
+                    out.embeddings[model] = vectors[i]
+            return
+        except OverloadedError:
+            raise
+        except ModelUnavailableError as exc:
+            reason = exc.reason
+        except Exception as exc:  # a broken model must not take the request down
+            reason = f"{type(exc).__name__}: {exc}"
+    for out in outputs:
+        if how == "classify":
+            out.scores[model] = reason
+        else:
+            out.embeddings[model] = reason
 
 
 def model_versions(hub: ModelHub | None, models: set[str]) -> list[ModelInfo]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gavel.engine.matchers import TokenIndex
+from gavel.engine.matchers import Hit, TokenIndex
 from gavel.engine.normalize import NormalizedText, Utf16Index
 from gavel.engine.results import Evidence, EvidenceDetails, Role
 from gavel.models.base import LabelScores
@@ -31,6 +31,9 @@ class Post:
     norm: NormalizedText
     utf16: Utf16Index
     _tokens: TokenIndex | None = None
+    # a compiled kind's span hits on this post (by the kind's id): a cascade's gate and the
+    # policy's board read them both, and they are found once
+    span_hits: dict[int, dict[str, list[Hit]]] = field(default_factory=dict)
 
     @property
     def tokens(self) -> TokenIndex:
@@ -83,6 +86,8 @@ class ModelOutputs:
 
     scores: dict[str, LabelScores | str] = field(default_factory=dict)
     embeddings: dict[str, npt.NDArray[np.float32] | str] = field(default_factory=dict)
+    # (policy id, signal id) of cascaded signals whose gate has no hit on this post: not consulted
+    closed: set[tuple[str, str]] = field(default_factory=set)
 
 
 def dedupe(evidence: Iterable[Evidence]) -> list[Evidence]:

@@ -58,7 +58,11 @@ class EvidenceDetails(BaseModel):
     window: int | None = Field(default=None, description="a proximity signal's window, in words")
     exception_id: str | None = Field(default=None, description="the exception this span is a cue of")
     set_aside: bool | None = Field(default=None, description="true: the exception set this hit aside")
-    description: str | None = Field(default=None, description="the signal's description from the policy")
+    # Rendered into `explanation`, never sent as a field of its own: repeated on every item it
+    # made answers ~1.7x larger, and it is on /policies/{id} (issue 12 item 7).
+    description: str | None = Field(
+        default=None, exclude=True, description="the signal's description (in the explanation, not the answer)"
+    )
 
     @classmethod
     def of(cls, **facts: Any) -> EvidenceDetails:

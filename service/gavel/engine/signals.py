@@ -15,7 +15,7 @@ async def read_signals(cp: CompiledPolicy, post: Post, outputs: ModelOutputs, hu
     hits: dict[str, list[Hit]] = {}
     fixed: dict[str, SignalValue] = {}
     for compiled in cp.kinds.values():
-        hits.update(compiled.hits(post))
+        hits.update(cp.span_hits(post, compiled))
         fixed.update(await compiled.values(post, outputs, hub))
     return SignalBoard(cp, post, hits, fixed)
 

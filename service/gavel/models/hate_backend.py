@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from torch import nn
 
 from gavel.models.base import TokenAttribution
 from gavel.settings import Settings
@@ -43,6 +46,7 @@ GROUP_WORDS = re.compile(
     re.IGNORECASE,
 )
 EVIDENCE_THRESHOLD = 0.5  # a word is evidence when the token head gives it at least this
+MARKS_KEPT = 4096  # texts whose token-head scores are kept from the scoring pass, for their evidence
 RUNTIME_MAX_LEN = 128  # word pieces: a hub window (400 chars) fits; training used 64
 
 
@@ -71,23 +75,47 @@ class HateBackend:
             *(f"target_{t}" for t in cfg.targets),
         )
         self.version = f"{cfg.version} ({cfg.base})"
+        self._lengths: list[int] = []  # real tokens per text of the batch in the bottom
+        if self._bottom.quantized:
+            _quantize_per_text(self._bottom.model, self._lengths)
+        self._marks: OrderedDict[str, tuple[tuple[int, int, float], ...]] = OrderedDict()
 
     def _forward(self, texts: Sequence[str]) -> tuple[Any, dict[str, Any]]:
         torch = self._torch
         enc = self._bottom.tokenize(texts)
+        mask = enc["attention_mask"]
         with torch.inference_mode():
+            # int8 on CPU: every text's activations are quantized on their own (see _PerTextLinear)
+            hidden = self._bottom_states(enc["input_ids"], mask)
             # the top was trained on fp16-cached states: round the same way
-            # int8 on CPU: one text at a time, so a post's answer never depends on its batch mates
-            states = self._bottom.hidden_per_text if self._bottom.quantized else self._bottom.hidden
-            hidden = states(enc["input_ids"], enc["attention_mask"]).half().float()
-            out = self._top(hidden, enc["attention_mask"].to(self.device))
+            hidden = hidden.half().float()
+            out = self._top(hidden, mask.to(self.device))
         return enc, out
+
+    def _bottom_states(self, input_ids: Any, mask: Any) -> Any:
+        """The frozen bottom's states, padding zeroed. int8 on CPU: texts of the same length go
+        through it together, unpadded (padding moves fp32 values by a few ulps, which int8
+        rounding turns into different states), and every Linear quantizes each text's
+        activations on their own (`_PerTextLinear`): a post's states are those it has alone."""
+        if not self._bottom.quantized:
+            return self._bottom.hidden(input_ids, mask) * mask.to(self.device)[..., None]
+        torch = self._torch
+        lengths = [int(n) for n in mask.sum(1).tolist()]
+        out = torch.zeros(input_ids.shape[0], input_ids.shape[1], 384, device=self.device)
+        by_length: dict[int, list[int]] = {}
+        for i, n in enumerate(lengths):
+            by_length.setdefault(n, []).append(i)
+        for n, rows in by_length.items():
+            self._lengths[:] = [n] * len(rows)
+            out[rows, :n] = self._bottom.hidden(input_ids[rows, :n], mask[rows, :n])
+        return out
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
             return []
         torch = self._torch
-        _, out = self._forward(texts)
+        enc, out = self._forward(texts)
+        self._keep_token_marks(texts, enc, torch.sigmoid(out["token"]).cpu().tolist())
         hate = torch.sigmoid(out["hate"]).cpu().tolist()
         offensive = torch.sigmoid(out["offensive"]).cpu().tolist()
         kinds = torch.softmax(out["type"], -1).cpu().tolist()
@@ -122,6 +150,16 @@ class HateBackend:
         """The words the token head marks in `text` (the same for every label of this model)."""
         return list(self._evidence(text))
 
+    def _keep_token_marks(self, texts: Sequence[str], enc: Any, probs: list[list[float]]) -> None:
+        """Keep each text's word-level token-head scores from the scoring pass: the evidence of a
+        post that violates is then read from them instead of a second forward pass per post.
+        Runs on the model's one worker thread, like `evidence` (the hub calls both there)."""
+        for i, text in enumerate(texts):
+            self._marks[text] = _word_marks(enc.word_ids(i), enc["offset_mapping"][i].tolist(), probs[i])
+            self._marks.move_to_end(text)
+        while len(self._marks) > MARKS_KEPT:
+            self._marks.popitem(last=False)
+
     @functools.lru_cache(maxsize=256)  # noqa: B019  # one backend per process; several clauses ask about one post
     def _evidence(self, text: str) -> tuple[TokenAttribution, ...]:
         """The words the token head marks (probability >= EVIDENCE_THRESHOLD), adjacent ones
@@ -129,16 +167,12 @@ class HateBackend:
         head marks the words that make a post hateful or toxic."""
         if not text.strip():
             return ()
-        enc, out = self._forward([text])
-        probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
-        words: dict[int, tuple[int, int, float]] = {}
-        for k, word in enumerate(enc.word_ids(0)):
-            if word is None:
-                continue
-            a, b = (int(x) for x in enc["offset_mapping"][0][k].tolist())
-            s, e, p = words.get(word, (a, b, 0.0))
-            words[word] = (min(s, a), max(e, b), max(p, probs[k]))
-        marked = sorted((s, e, p) for s, e, p in words.values() if p >= EVIDENCE_THRESHOLD)
+        words = self._marks.get(text)
+        if words is None:
+            enc, out = self._forward([text])
+            probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
+            words = _word_marks(enc.word_ids(0), enc["offset_mapping"][0].tolist(), probs)
+        marked = sorted((s, e, p) for s, e, p in words if p >= EVIDENCE_THRESHOLD)
         phrases: list[tuple[int, int, float]] = []
         for s, e, p in marked:
             if phrases and not text[phrases[-1][1] : s].strip():
@@ -148,6 +182,54 @@ class HateBackend:
                 phrases.append((s, e, p))
         phrases.sort(key=lambda x: (-x[2], x[0]))
         return tuple(TokenAttribution(s, e, p, 0.0, "evidence_head") for s, e, p in phrases)
+
+
+def _word_marks(
+    word_ids: list[int | None], offsets: list[list[int]], probs: list[float]
+) -> tuple[tuple[int, int, float], ...]:
+    """(start, end, score) per word: its word pieces' span and their highest token-head score."""
+    words: dict[int, tuple[int, int, float]] = {}
+    for k, word in enumerate(word_ids):
+        if word is None:
+            continue
+        a, b = offsets[k]
+        s, e, p = words.get(word, (a, b, 0.0))
+        words[word] = (min(s, a), max(e, b), max(p, probs[k]))
+    return tuple(words.values())
+
+
+def _quantize_per_text(model: Any, lengths: list[int]) -> None:
+    """Wrap every dynamically quantized Linear of `model` in a `_PerTextLinear` reading `lengths`."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, DynamicLinear):
+                setattr(parent, name, _PerTextLinear(child, lengths))
+
+
+class _PerTextLinear(nn.Module):  # type: ignore[misc]  # torch is untyped to mypy here
+    """A dynamically quantized Linear that quantizes each text's activations on their own.
+
+    Dynamic int8 quantization takes one activation scale for its whole input, so in a padded
+    batch a post's states (and its hate probability, by up to 0.12) depended on its batch mates.
+    Here each text's real tokens (`lengths`, set before every forward pass) go through the int8
+    kernel on their own, exactly as if the text were alone, while everything else in the layer
+    (attention, layer norm, GELU) runs batched: a post's answer never depends on its batch, at
+    ~1.4x the throughput of running the whole bottom one text at a time."""
+
+    def __init__(self, inner: Any, lengths: list[int]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.lengths = lengths
+
+    def forward(self, x: Any) -> Any:
+        if x.dim() != 3 or len(self.lengths) != x.shape[0]:
+            return self.inner(x)
+        out = x.new_zeros(*x.shape[:-1], self.inner.out_features)
+        for i, n in enumerate(self.lengths):
+            out[i, :n] = self.inner(x[i, :n])
+        return out
 
 
 def load(settings: Settings) -> HateBackend:

@@ -73,6 +73,15 @@ class CompiledKind:
     def models(self) -> set[ModelUse]:
         return set()
 
+    def ungated_models(self) -> set[ModelUse]:
+        """The model uses of its signals that have no gate (see `gates`)."""
+        return self.models()
+
+    def gates(self) -> dict[str, tuple[ModelUse, str]]:
+        """Signal id -> (the model use it needs, the span signal that must have a hit for the model
+        to be consulted): a cascade. A signal absent here needs its model on every post."""
+        return {}
+
     def hits(self, post: Post) -> dict[str, list[Hit]]:
         return {}
 

@@ -26,6 +26,12 @@ class ExemplarSignal(SignalBase):
     margin: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         default=0.05, description="how much closer to an example than to any counter-example"
     )
+    only_when: str | None = Field(
+        default=None,
+        description="a lexicon/regex/url signal of the policy: the post is embedded and compared only when "
+        "that signal has a hit (a cascade: the embedding model runs on fewer posts); otherwise the signal "
+        "scores 0. Name a signal every clause using this one requires anyway, and no verdict changes",
+    )
 
     @field_validator("model")
     @classmethod
@@ -44,18 +50,33 @@ class CompiledExemplars:
 
 
 class CompiledExemplarKind(CompiledKind):
-    def __init__(self, exemplars: dict[str, CompiledExemplars], roles: Mapping[str, Role]) -> None:
+    def __init__(self, exemplars: dict[str, CompiledExemplars], roles: Mapping[str, Role], policy_id: str) -> None:
         self.exemplars = exemplars
         self.roles = roles
+        self.policy_id = policy_id
 
     def models(self) -> set[ModelUse]:
         return {(e.signal.model, "embed") for e in self.exemplars.values()}
 
-    async def values(self, post: Post, outputs: ModelOutputs, hub: ModelHub | None) -> dict[str, SignalValue]:
+    def ungated_models(self) -> set[ModelUse]:
+        return {(e.signal.model, "embed") for e in self.exemplars.values() if e.signal.only_when is None}
+
+    def gates(self) -> dict[str, tuple[ModelUse, str]]:
         return {
-            sid: self._value(post, sid, ex, outputs.embeddings.get(ex.signal.model))
-            for sid, ex in self.exemplars.items()
+            sid: ((e.signal.model, "embed"), e.signal.only_when)
+            for sid, e in self.exemplars.items()
+            if e.signal.only_when is not None
         }
+
+    async def values(self, post: Post, outputs: ModelOutputs, hub: ModelHub | None) -> dict[str, SignalValue]:
+        out: dict[str, SignalValue] = {}
+        for sid, ex in self.exemplars.items():
+            # a model that is not loaded stays loud (needs_review) whether or not the gate is open
+            if ex.examples is not None and (self.policy_id, sid) in outputs.closed:
+                out[sid] = SignalValue(0.0, note=f"{sid}: not consulted ({ex.signal.only_when} has no hit)")
+            else:
+                out[sid] = self._value(post, sid, ex, outputs.embeddings.get(ex.signal.model))
+        return out
 
     def _value(
         self, post: Post, sid: str, ex: CompiledExemplars, vector: npt.NDArray[np.float32] | str | None
@@ -96,7 +117,7 @@ def compile_exemplars(signals: Mapping[str, ExemplarSignal], ctx: CompileContext
         pos = hub.embed_now(sig.model, sig.examples)
         neg = hub.embed_now(sig.model, sig.counter_examples) if sig.counter_examples else None
         exemplars[sid] = CompiledExemplars(sig, pos, neg)
-    return CompiledExemplarKind(exemplars, ctx.roles)
+    return CompiledExemplarKind(exemplars, ctx.roles, ctx.policy.id)
 
 
 def explain(signal: str, details: EvidenceDetails, category: str | None) -> str:
@@ -109,4 +130,8 @@ def explain(signal: str, details: EvidenceDetails, category: str | None) -> str:
     return sentence
 
 
-KIND = SignalKind("exemplar", ExemplarSignal, compile_exemplars, explain)
+def uses_spans(sig: ExemplarSignal) -> list[tuple[tuple[str | int, ...], str]]:
+    return [(("only_when",), sig.only_when)] if sig.only_when is not None else []
+
+
+KIND = SignalKind("exemplar", ExemplarSignal, compile_exemplars, explain, uses_spans=uses_spans)

@@ -118,35 +118,6 @@ class DefaultModelHub:
         backend = importlib.import_module(module).load(settings)
         if isinstance(backend, EmbeddingBackend):
             self.add_embedder(backend)
-        if name == "profanity":
-            from gavel.models.profanity import ProfanityBackend
-
-            self.add_classifier(ProfanityBackend())
-        elif name == "minilm":
-            from gavel.models.embedding import MiniLMBackend
-
-            self.add_embedder(MiniLMBackend())
-        elif name == "hate":
-            from gavel.models.hate_backend import HateBackend
-
-            self.add_classifier(HateBackend(settings.hate_model_dir, settings.hate_device))
-        elif name == "detoxify":
-            if settings.detoxify_checkpoint is None:
-                raise ModelUnavailableError(
-                    "detoxify",
-                    "GAVEL_DETOXIFY_CHECKPOINT is not set (Detoxify's weights are not downloaded at run time; "
-                    "see bench/README.md for fetching them once)",
-                )
-            from gavel.models.detoxify_backend import DetoxifyBackend
-
-            self.add_classifier(
-                DetoxifyBackend(
-                    settings.detoxify_variant,
-                    settings.detoxify_checkpoint,
-                    settings.detoxify_config_dir,
-                    settings.detoxify_device,
-                )
-            )
         else:
             self.add_classifier(backend)
 

@@ -321,14 +321,14 @@ def _join_edits(s: str) -> list[tuple[int, int, str]]:
 
 
 def _squeeze(view: NormalizedView) -> NormalizedView:
-    edits = [(m.start(), m.end(), m.group(1)) for m in _REPEAT.finditer(view.text) if m.group(1).isalpha()]
-    if edits:
-        view = NormalizedView(*_apply(view.text, view.starts, view.ends, edits))
-    if "z" in view.text:
+    if "z" in view.text:  # before squeezing, so that "...sz" squeezes to one "s"
         plural = [(m.start(), m.end(), "s") for m in _PLURAL_Z.finditer(view.text)]
         if plural:
             view = NormalizedView(*_apply(view.text, view.starts, view.ends, plural))
-    return view
+    edits = [(m.start(), m.end(), m.group(1)) for m in _REPEAT.finditer(view.text) if m.group(1).isalpha()]
+    if not edits:
+        return view
+    return NormalizedView(*_apply(view.text, view.starts, view.ends, edits))
 
 
 def normalize(original: str) -> NormalizedText:

@@ -2,7 +2,8 @@
 
 Unlike the replay suites beside the policies (every case must pass), the functional suite keeps
 genuinely hard cases that rules alone still get wrong; it must stay above the bar per
-functionality and overall. Rules only: no model hub (model-backed clauses are not labelled).
+functionality and overall, every case file alike (the generalization cases of the hate-speech
+issue included). The runtime is the rules plus the shipped hate model (`rules_runtime`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,6 @@ MIN_FUNCTIONALITIES = 25
 MIN_CASES = 400
 MIN_PER_FUNCTIONALITY = 0.80
 MIN_OVERALL = 0.90
-# The generalization cases of the hate-speech issue (paraphrase, implicit, misspelt hate and their
-# look-alikes), written before the model answered them. Held to their own floor, below the suite's
-# bar, until the model catches up: a regression fails, an improvement should raise the floor.
-GENERALIZATION = "hc_model_recall.cases.yaml"
-MIN_GENERALIZATION = 0.57
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +36,12 @@ def reports(rules_runtime: Runtime) -> list[ReplayReport]:
     return asyncio.run(run())
 
 
-def _tuned(reports: list[ReplayReport]) -> list[ReplayReport]:
-    return [r for r in reports if not r.source.endswith(GENERALIZATION)]
-
-
 def _outcomes(reports: list[ReplayReport]) -> list[CaseOutcome]:
-    return [o for r in _tuned(reports) for o in r.outcomes]
+    return [o for r in reports for o in r.outcomes]
 
 
 def _table(reports: list[ReplayReport]) -> dict[str, tuple[int, int]]:
-    return functionality_table(_tuned(reports))
-
-
-def test_generalization_cases_floor(reports: list[ReplayReport]) -> None:
-    (gen,) = [r for r in reports if r.source.endswith(GENERALIZATION)]
-    passed = sum(o.passed for o in gen.outcomes)
-    assert len(gen.outcomes) >= 150
-    assert passed / len(gen.outcomes) >= MIN_GENERALIZATION, f"{passed}/{len(gen.outcomes)} generalization cases pass"
+    return functionality_table(reports)
 
 
 def _failures(reports: list[ReplayReport]) -> str:
@@ -95,7 +80,7 @@ def test_accuracy_per_functionality(reports: list[ReplayReport]) -> None:
 
 def test_evidence_spans_slice_the_original(reports: list[ReplayReport]) -> None:
     bad = []
-    for o in (o for r in reports for o in r.outcomes):  # every case, the generalization ones too
+    for o in _outcomes(reports):
         text = o.case.text
         for p in o.result.policies:
             for clause in p.clauses:

@@ -318,3 +318,28 @@ def test_utf16_rejects_offsets_outside_the_text() -> None:
         index(3)
     with pytest.raises(IndexError):
         index(-1)
+
+
+@pytest.mark.parametrize(
+    ("post", "text", "word"),
+    [("i h8 women", "i hate women", "h8"), ("h8ers gonna h8", "hateers gonna hate", "h8ers"), ("see u l8r", "see u later", "l8r")],
+)
+def test_eight_after_a_consonant_reads_ate_and_maps_back(post: str, text: str, word: str) -> None:
+    n = normalize(post)
+    assert n.text.text == text
+    i = text.index(word.replace("8", "ate")) if "8" in word else text.index(word)
+    start, end = n.text.to_original(i, i + len(word.replace("8", "ate")))
+    assert post[start:end] == word
+
+
+@pytest.mark.parametrize("post", ["i have 8 cats", "a8 is a car", "4x8 sheet"])
+def test_eight_elsewhere_is_not_ate(post: str) -> None:
+    assert "ate" not in normalize(post).text.text
+
+
+def test_a_final_z_reads_as_a_plural_s_for_lexicons_only() -> None:
+    n = normalize("gayz and retardz")
+    assert n.text.text == "gayz and retardz"
+    assert n.squeezed.text == "gays and retards"
+    i = n.squeezed.text.index("retards")
+    assert n.original[slice(*n.squeezed.to_original(i, i + 7))] == "retardz"

@@ -262,6 +262,19 @@ clauses:
     assert e.explanation == "tox scored toxic=0.90 (threshold 0.50); without this word toxic drops by 0.40"
 
 
+@pytest.mark.parametrize(("scores_as", "score"), [("probability", 0.9), ("fired", 1.0)])
+def test_a_model_signal_scores_its_probability_or_one_when_fired(scores_as: str, score: float) -> None:
+    # a supporting condition with a low threshold must not cap an all_of at that probability
+    policy = f"""signals:
+  tox: {{kind: model, model: tox, label: toxic, threshold: 0.3, scores_as: {scores_as}}}
+clauses:
+  - {{id: c, title: C, when: tox}}
+"""
+    answer = clause(run(policy, "you suck badly", hub=_OneModelHub()), "c")
+    assert answer.score == pytest.approx(score)
+    assert answer.evidence[0].details.probability == 0.9
+
+
 # --- loader and model backends ------------------------------------------------------------------
 
 

@@ -11,9 +11,11 @@ Pipeline (each step keeps offsets; chars only get substituted 1:1, expanded or d
    widens the range of the char before it, so a span never ends inside a grapheme;
 3. collapse whitespace runs to one space, strip the ends;
 4. homoglyphs: Cyrillic/Greek lookalikes to Latin inside tokens that hold an a-z letter;
+   then text-speak "8" for "ate" after a word's consonant ("h8" -> "hate", "l8r" -> "later");
 5. leetspeak inside tokens that hold an a-z letter;
 6. join 3+ single letters split by one repeated separator ("k.i.l.l" -> "kill");
-7. `squeezed`: every run of one repeated letter collapsed to one letter.
+7. `squeezed`: every run of one repeated letter collapsed to one letter, and a word-final "z"
+   after a letter read as a plural "s".
 Whitespace is collapsed before joining (not after) so that normalizing twice changes nothing.
 """
 
@@ -156,12 +158,19 @@ _LEET_INNER_ONLY = frozenset("!|+")
 _LEET_SOLID = frozenset("$€@")
 _LATIN = re.compile("[a-z]")
 
+# Step 4b: "8" read as "ate" ("h8", "h8ers", "sk8", "st8"): a short word of letters with the 8
+# after a consonant. Runs before leetspeak, which would read the 8 as "b" ("hb").
+_EIGHT_AS_ATE = re.compile(r"(?<![\w@])[a-z]{0,2}[b-df-hj-np-tv-z](8)(?=[a-z]{0,3}(?![\w@]))")
+
 # Step 6: "<sep><letter><sep><letter>" right after a run's first letter; `[^\W\d_]` is a
 # superset of str.isalpha, so every run is found and the exact check runs only there.
 _JOIN_CANDIDATE = re.compile(r"([ .\-_*·])[^\W\d_]\1[^\W\d_]")
 
 _WHITESPACE_EDIT = re.compile(r"\s{2,}|[^\S ]")  # a run to collapse, or one non-space blank
 _REPEAT = re.compile(r"(\w)\1+")  # filtered to letters below
+# Step 7b: a word-final "z" after a letter is read as the plural "s" ("gayz", "retardz"); the
+# collision guard keeps common words that fold onto a term this way ("quiz") from matching.
+_PLURAL_Z = re.compile(r"(?<=[a-y])z\b")
 
 _FOLD_CACHE: dict[str, str] = {chr(i): chr(i).lower() for i in range(128)}
 _FOLD_CACHE_MAX = 50_000  # code points are finite, but private-use/unassigned ones are many
@@ -208,8 +217,8 @@ def _fold(original: str) -> tuple[str, list[int], list[int]]:
 def _apply(
     s: str, starts: list[int], ends: list[int], edits: list[tuple[int, int, str]]
 ) -> tuple[str, list[int], list[int]]:
-    """Apply sorted, disjoint edits (a, b, rep): s[a:b] becomes `rep` ("" or one char) whose
-    range covers all of s[a:b]."""
+    """Apply sorted, disjoint edits (a, b, rep): s[a:b] becomes `rep` (any length; each of its
+    chars gets the range of all of s[a:b])."""
     if not edits:
         return s, starts, ends
     pieces: list[str] = []
@@ -222,8 +231,8 @@ def _apply(
         out_ends += ends[pos:a]
         if rep:
             pieces.append(rep)
-            out_starts.append(starts[a])
-            out_ends.append(ends[b - 1])
+            out_starts += [starts[a]] * len(rep)
+            out_ends += [ends[b - 1]] * len(rep)
         pos = b
     pieces.append(s[pos:])
     out_starts += starts[pos:]
@@ -312,6 +321,10 @@ def _join_edits(s: str) -> list[tuple[int, int, str]]:
 
 
 def _squeeze(view: NormalizedView) -> NormalizedView:
+    if "z" in view.text:  # before squeezing, so that "...sz" squeezes to one "s"
+        plural = [(m.start(), m.end(), "s") for m in _PLURAL_Z.finditer(view.text)]
+        if plural:
+            view = NormalizedView(*_apply(view.text, view.starts, view.ends, plural))
     edits = [(m.start(), m.end(), m.group(1)) for m in _REPEAT.finditer(view.text) if m.group(1).isalpha()]
     if not edits:
         return view
@@ -329,6 +342,8 @@ def normalize(original: str) -> NormalizedText:
     s, starts, ends = _collapse_whitespace(s, starts, ends)
     if not s.isascii() and _HOMOGLYPH_ANY.search(s):
         s = _substitute_tokens(s, _HOMOGLYPH_ANY, homoglyphs=True)
+    if "8" in s:
+        s, starts, ends = _apply(s, starts, ends, [(m.start(1), m.end(1), "ate") for m in _EIGHT_AS_ATE.finditer(s)])
     s = _substitute_tokens(s, _LEET_ANY, homoglyphs=False)
     s, starts, ends = _apply(s, starts, ends, _join_edits(s))
     text = NormalizedView(s, starts, ends)

@@ -23,6 +23,11 @@ class ModelSignal(SignalBase):
     label: str = Field(description="one of the model's labels")
     threshold: Score = Field(default=0.5, description="the label's probability at which the signal fires")
     explain_words: bool = Field(default=True, description="add word-level evidence (occlusion) when it fires")
+    scores_as: Literal["probability", "fired"] = Field(
+        default="probability",
+        description="the signal's score when it fires: the label's probability, or 1.0 (fired: a supporting "
+        "condition with a low threshold, which must not cap the clause's score at that probability)",
+    )
 
     @field_validator("model")
     @classmethod
@@ -51,7 +56,8 @@ class CompiledModels(CompiledKind):
             elif (prob := scored.scores[sig.label]) < sig.threshold:
                 values[sid] = SignalValue(0.0, note=f"{sig.model}.{sig.label}={prob:.2f}")
             else:
-                values[sid] = SignalValue(prob, await self._evidence(post, sid, sig, prob, scored, hub))
+                score = 1.0 if sig.scores_as == "fired" else prob
+                values[sid] = SignalValue(score, await self._evidence(post, sid, sig, prob, scored, hub))
         return values
 
     async def _evidence(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gavel.engine.matchers import Hit
 from gavel.engine.post import ModelOutputs, Post, SignalValue
@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _model_name(model: str) -> str:
+    if not model.strip():
+        raise ValueError("model name is empty")
+    return model
+
+
+# a model of GAVEL_MODELS, as named by model and exemplar signals
+ModelName = Annotated[str, AfterValidator(_model_name)]
 ModelUse = tuple[str, Literal["classify", "embed"]]
 
 

@@ -9,9 +9,17 @@ from typing import Annotated, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from gavel.engine.kinds.base import CompileContext, CompiledKind, ModelUse, Score, SignalBase, SignalKind
+from gavel.engine.kinds.base import (
+    CompileContext,
+    CompiledKind,
+    ModelName,
+    ModelUse,
+    Score,
+    SignalBase,
+    SignalKind,
+)
 from gavel.engine.post import ModelOutputs, Post, SignalValue
 from gavel.engine.results import EvidenceDetails, Role
 from gavel.models.base import ModelHub
@@ -19,7 +27,7 @@ from gavel.models.base import ModelHub
 
 class ExemplarSignal(SignalBase):
     kind: Literal["exemplar"] = Field(description="exemplar")
-    model: str = Field(default="minilm", description="the embedding model")
+    model: ModelName = Field(default="minilm", description="the embedding model")
     examples: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="posts it should match")
     counter_examples: list[str] = Field(default_factory=list, description="posts it should not match")
     threshold: Score = Field(default=0.6, description="the similarity at which it fires")
@@ -32,13 +40,6 @@ class ExemplarSignal(SignalBase):
         "that signal has a hit (a cascade: the embedding model runs on fewer posts); otherwise the signal "
         "scores 0. Name a signal every clause using this one requires anyway, and no verdict changes",
     )
-
-    @field_validator("model")
-    @classmethod
-    def _named(cls, model: str) -> str:
-        if not model.strip():
-            raise ValueError("model name is empty")
-        return model
 
 
 @dataclass

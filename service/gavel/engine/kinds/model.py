@@ -6,9 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from gavel.engine.kinds.base import CompileContext, CompiledKind, ModelUse, Score, SignalBase, SignalKind
+from gavel.engine.kinds.base import (
+    CompileContext,
+    CompiledKind,
+    ModelName,
+    ModelUse,
+    Score,
+    SignalBase,
+    SignalKind,
+)
 from gavel.engine.post import ModelOutputs, Post, SignalValue
 from gavel.engine.results import Evidence, EvidenceDetails, Role
 from gavel.errors import OverloadedError
@@ -19,7 +27,7 @@ MAX_WORDS = 5  # word-level evidence items per model signal
 
 class ModelSignal(SignalBase):
     kind: Literal["model"] = Field(description="model")
-    model: str = Field(description="a model of GAVEL_MODELS, e.g. profanity, detoxify")
+    model: ModelName = Field(description="a model of GAVEL_MODELS, e.g. profanity, detoxify")
     label: str = Field(description="one of the model's labels")
     threshold: Score = Field(default=0.5, description="the label's probability at which the signal fires")
     explain_words: bool = Field(default=True, description="add word-level evidence (occlusion) when it fires")
@@ -28,13 +36,6 @@ class ModelSignal(SignalBase):
         description="the signal's score when it fires: the label's probability, or 1.0 (fired: a supporting "
         "condition with a low threshold, which must not cap the clause's score at that probability)",
     )
-
-    @field_validator("model")
-    @classmethod
-    def _named(cls, model: str) -> str:
-        if not model.strip():
-            raise ValueError("model name is empty")
-        return model
 
 
 class CompiledModels(CompiledKind):

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+from serving import start_gavel
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "service"))
@@ -98,26 +99,9 @@ def free_port() -> int:
 
 
 def start_server(port: int, device: str, threads: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GAVEL_LOG_LEVEL": "WARNING",
-        "GAVEL_HATE_DEVICE": device,
-        "GAVEL_TORCH_THREADS": str(threads),
-        "PYTHONPATH": str(ROOT / "service"),
-    }
-    env.pop("GAVEL_MODELS", None)  # the default models
-    cmd = [sys.executable, "-m", "gavel.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("server did not become ready")
+    os.environ.pop("GAVEL_MODELS", None)  # the default models
+    env = {"GAVEL_LOG_LEVEL": "WARNING", "GAVEL_HATE_DEVICE": device, "GAVEL_TORCH_THREADS": str(threads)}
+    return start_gavel(port, env)
 
 
 async def batch_rate(port: int, n: int, addressed: bool, batch: int = 64, concurrency: int = 2) -> float:

@@ -12,18 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from serving import start_gavel
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTS = [
@@ -35,29 +34,8 @@ POSTS = [
 
 
 def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GAVEL_MODELS": "", "GAVEL_LOG_LEVEL": "WARNING"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gavel.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start")
+    env = {"GAVEL_MODELS": "", "GAVEL_LOG_LEVEL": "WARNING"}
+    return start_gavel(port, env, ["--workers", str(workers)], ready_path="/healthz", timeout_s=60)
 
 
 def run_wrk(port: int, seconds: int, connections: int) -> dict[str, float]:

@@ -116,18 +116,6 @@ class Bottom:
         hidden: torch.Tensor = out.last_hidden_state
         return hidden
 
-    def hidden_per_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Like `hidden`, one text at a time (each cut to its own length), padded back together.
-        Dynamic int8 quantization scales a whole batch's activations together, so batched states
-        depend on the batch mates (a post's hate probability moved by up to 0.12, across the
-        policy's thresholds); alone, a text's states are the same in every batch. Costs about a
-        third of the bottom's batched throughput."""
-        lengths = attention_mask.sum(1).tolist()
-        out = torch.zeros(input_ids.shape[0], input_ids.shape[1], 384, device=self.device)
-        for i, n in enumerate(lengths):
-            n = int(n)
-            out[i, :n] = self.hidden(input_ids[i : i + 1, :n], attention_mask[i : i + 1, :n])[0]
-        return out
 
     @property
     def quantized(self) -> bool:

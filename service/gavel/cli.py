@@ -56,7 +56,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes (default GAVEL_SERVE_WORKERS, 1); one per core uses them all")
+    ] = None,
     policy_dir: PolicyDirOpt = None,
     models: ModelsOpt = None,
 ) -> None:
@@ -71,6 +73,11 @@ def serve(
         os.environ["GAVEL_MODELS"] = models
     try:
         settings = Settings()
+        if workers is not None:
+            # the workers read it too: with siblings, POST /admin/reload signals them
+            os.environ["GAVEL_SERVE_WORKERS"] = str(workers)
+            settings = Settings()
+        workers = settings.serve_workers
         # Idle keep-alive connections are closed after keep_alive_timeout_s; bodies that stop
         # arriving are cut off by the app (GAVEL_BODY_TIMEOUT_S). log_config=None: uvicorn logs
         # through Gavel's handler (JSON, no colours).
@@ -85,6 +92,12 @@ def serve(
 
         configure_logging(settings.log_level, settings.log_json)
         if workers > 1:
+            # fail here, with file:line, rather than in every worker as a traceback
+            from gavel.api.routes.admin import check_admin_settings
+            from gavel.engine.registry import PolicyRegistry
+
+            check_admin_settings(settings)
+            PolicyRegistry(settings.policy_dir, None, settings.max_policy_bytes, settings.max_lexicon_terms).load()
             uvicorn.run("gavel.api.app:create_app_from_env", factory=True, workers=workers, **server_options)
             return
         from gavel.api.app import create_app

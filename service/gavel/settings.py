@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     stream_idle_timeout_s: float = 60.0  # /evaluate/stream: longest wait for the next chunk of the body
     keep_alive_timeout_s: int = 5  # uvicorn: an idle connection is closed after this
 
+    # --- serving ------------------------------------------------------------------------
+    # `gavel serve` processes (when --workers is not given): one per core uses every core, since
+    # one process is bound by Python's GIL (rules and the model's Python share it). `gavel serve`
+    # exports the count it starts, so each worker knows it has siblings (POST /admin/reload).
+    serve_workers: int = Field(default=1, ge=1, le=64)
+
     # --- language -----------------------------------------------------------------------
     lang_detect: bool = True  # detect each post's language (py3langid, shipped in the wheel)
     lang_min_letters: int = 15  # fewer letters than this: undetermined, taken as the policy's language

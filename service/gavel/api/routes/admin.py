@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from gavel.api.deps import RuntimeDep, SettingsDep
 from gavel.api.errors import error_response
 from gavel.ops.reload import PolicyReloader
+from gavel.ops.siblings import signal_siblings
 from gavel.settings import Settings
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -60,6 +61,10 @@ async def reload_policies(_: AdminDep, request: Request, runtime: RuntimeDep) ->
         "errors": report.errors,
         "problems": [p.as_dict() for p in report.problems],
     }
+    if runtime.settings.serve_workers > 1:
+        # this worker alone answered; its siblings reload the same files on SIGHUP
+        siblings = signal_siblings()
+        body["workers_signalled"] = None if siblings is None else len(siblings)
     return JSONResponse(status_code=200 if report.ok else 422, content=body)
 
 

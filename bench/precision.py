@@ -4,6 +4,8 @@
     python bench/precision.py --baseline main       # adds a "before" column: main's policy file
     python bench/precision.py --models profanity,minilm
     python bench/precision.py --split train --show 40   # train-split mistakes, for tuning
+    GAVEL_HATE_MODEL_DIR=/tmp/cf0 python bench/precision.py --models hate --split train --fold 0/2 --show 40
+        # cross-fitted: the model of `gavel train --out /tmp/cf0 --holdout-fold 0/2` never saw these rows
 
 Benign rows: OLID `NOT` and Davidson `neither`; for them the table gives the share answered
 `violates` (some clause) and the share whose decision is `remove`. Hateful rows: Davidson `hate`,
@@ -31,7 +33,7 @@ from gavel.engine.evaluator import EvalItem  # noqa: E402
 from gavel.engine.results import EvaluationResult  # noqa: E402
 from gavel.runtime import build_runtime  # noqa: E402
 from gavel.settings import Settings  # noqa: E402
-from gavel.training.splits import Row, iter_sets, split  # noqa: E402
+from gavel.training.splits import Row, fold_of, iter_sets, split  # noqa: E402
 
 POLICY = "hateful_conduct"
 # (row label, the sets that carry it) -> one table row
@@ -55,11 +57,13 @@ class Outcome:
     clauses: list[str]
 
 
-def rows_by_group(which: str) -> dict[str, list[Row]]:
+def rows_by_group(which: str, fold: tuple[int, int] | None = None) -> dict[str, list[Row]]:
     sets = sorted({s for sets, _ in (*BENIGN.values(), *HATEFUL.values()) for s in sets})
     data = ROOT.parent / "shared" / "data"  # beside this checkout, whichever engine is imported
     train, dev = split(iter_sets(sets, data if data.is_dir() else None))
     chosen = dev if which == "dev" else train
+    if fold is not None:
+        chosen = [r for r in chosen if fold_of(r, fold[1]) == fold[0]]
     out: dict[str, list[Row]] = {}
     for name, (names, label) in (*BENIGN.items(), *HATEFUL.items()):
         out[name] = [r for r in chosen if r.set in names and r.label == label]
@@ -119,11 +123,23 @@ def main() -> None:
     parser.add_argument("--models", default="", help="GAVEL_MODELS for the run (default: rules only)")
     parser.add_argument("--split", choices=("dev", "train"), default="dev")
     parser.add_argument("--show", type=int, default=0, help="list this many mistakes per group (train only)")
+    parser.add_argument(
+        "--fold",
+        metavar="K/N",
+        help="only the train rows of cross-fitting fold K of N; run with GAVEL_HATE_MODEL_DIR set to a model "
+        "trained with `gavel train --holdout-fold K/N`, which never saw them",
+    )
     args = parser.parse_args()
     if args.show and args.split != "train":
         parser.error("--show lists mistakes for tuning: only on --split train (dev stays held out)")
+    fold = None
+    if args.fold:
+        if args.split != "train":
+            parser.error("--fold selects train rows: use it with --split train")
+        k, _, n = args.fold.partition("/")
+        fold = (int(k), int(n))
 
-    groups = rows_by_group(args.split)
+    groups = rows_by_group(args.split, fold)
     runs: list[tuple[str, dict[str, list[Outcome]]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.baseline:
@@ -131,7 +147,8 @@ def main() -> None:
         runs.append(("this checkout", evaluate(args.policy_dir, args.models, groups)))
 
     models = args.models or "none (rules only)"
-    print(f"{POLICY} on the {args.split} split; models: {models}\n")
+    where = f"{args.split} split" + (f", fold {args.fold}" if args.fold else "")
+    print(f"{POLICY} on the {where}; models: {models}\n")
     head = "| rows | n | " + " | ".join(f"{a} ({label})" for label, _ in runs for a in ("violates", "remove"))
     print(head + " |")
     print("|---|--:|" + "--:|" * (2 * len(runs)))

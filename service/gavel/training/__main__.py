@@ -35,6 +35,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int, default=64, help="word pieces per text")
     p.add_argument("--limit", type=int, default=0, help="use at most this many train and dev rows (a smoke run)")
     p.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint in --out/work")
+    p.add_argument(
+        "--holdout-fold",
+        metavar="K/N",
+        default=None,
+        help="also leave out fold K of N of the train rows (cross-fitting: bench/precision.py --fold K/N)",
+    )
     return p
 
 
@@ -51,7 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    sets = data.load(args.data_dir, seed=args.seed)
+    holdout = None
+    if args.holdout_fold:
+        k, _, n = args.holdout_fold.partition("/")
+        holdout = (int(k), int(n))
+        if not 0 <= holdout[0] < holdout[1]:
+            raise SystemExit(f"--holdout-fold {args.holdout_fold}: want K/N with 0 <= K < N")
+    sets = data.load(args.data_dir, seed=args.seed, holdout_fold=holdout)
     train_rows, dev_rows = sets.train, sets.dev
     if args.limit:
         rng = random.Random(args.seed)

@@ -251,12 +251,22 @@ class Splits:
     dev: list[Example]
 
 
-def load(data_dir: Path | None = None, seed: int = 13, subsample: dict[tuple[str, str], int] | None = None) -> Splits:
-    """Train and dev examples. Dev is never subsampled (every figure is on all of it) and never trained on."""
+def load(
+    data_dir: Path | None = None,
+    seed: int = 13,
+    subsample: dict[tuple[str, str], int] | None = None,
+    holdout_fold: tuple[int, int] | None = None,
+) -> Splits:
+    """Train and dev examples. Dev is never subsampled (every figure is on all of it) and never
+    trained on. `holdout_fold` (k, n): leave the train rows of fold k of n out as well (a
+    cross-fitting model; `splits.fold_of`)."""
     data_dir = data_dir or splits.default_data_dir()
     caps = SUBSAMPLE if subsample is None else subsample
     rows = list(splits.iter_sets(data_dir=data_dir)) + read_toxic_spans(data_dir)
     train_rows, dev_rows = splits.split(rows)
+    if holdout_fold is not None:
+        k, n = holdout_fold
+        train_rows = [r for r in train_rows if splits.fold_of(r, n) != k]
     rng = random.Random(seed)
     by_key: dict[tuple[str, str], list[splits.Row]] = {}
     for r in train_rows:

@@ -75,6 +75,17 @@ def is_dev(row: Row) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < DEV_FRACTION
 
 
+FOLD_SEED = "gavel-fold-v1"  # folds of the train side, for cross-fitting (never touches dev)
+
+
+def fold_of(row: Row, folds: int) -> int:
+    """The cross-fitting fold (0 .. folds-1) of a train row, by the hash of its group: a model
+    trained without fold k scores fold k's rows as unseen text, so rules that depend on the
+    model can be tuned on train rows without the optimism of a model that learned them."""
+    digest = hashlib.sha256(f"{FOLD_SEED}:{group_key(row)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
 def split(rows: Iterable[Row]) -> tuple[list[Row], list[Row]]:
     """(train, dev)."""
     train: list[Row] = []

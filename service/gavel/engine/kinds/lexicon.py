@@ -61,7 +61,9 @@ def compile_lexicons(signals: Mapping[str, LexiconSignal], ctx: CompileContext) 
 
 
 def explain(signal: str, details: EvidenceDetails, category: str | None) -> str:
-    sentence = f"'{details.matched}' is in the lexicon '{signal}'" + (f" ({category})" if category else "")
+    # the span may be one of the term's listed forms ("dyke" under "fag"): name the term it matched
+    sentence = f"matches the term '{details.matched}' of the lexicon '{signal}'"
+    sentence += f" ({category})" if category else ""
     return with_description(sentence, details)
 
 

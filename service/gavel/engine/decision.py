@@ -28,12 +28,18 @@ def is_quiet(clause: Clause) -> bool:
     return score_condition(clause.when, {}).score <= 0
 
 
+def _live(value: SignalValue | None) -> bool:
+    """A signal value that can move a clause: it fired, or its model was unavailable."""
+    return value is not None and (value.score > 0 or bool(value.unavailable))
+
+
 def judge_clause(cp: CompiledPolicy, clause: Clause, board: SignalBoard, quiet: bool) -> ClauseVerdict:
     th = clause.thresholds
     fired = frozenset(x for x in clause.exceptions if x in board.suppressions)
     signals = board.values(fired)
-    if not fired and quiet and not any(s in signals for s in cp.clause_signals[clause.id]):
-        # fast path for the usual post: nothing this clause looks at fired
+    if not fired and quiet and not any(_live(signals.get(s)) for s in cp.clause_signals[clause.id]):
+        # fast path for the usual post: nothing this clause looks at fired (a model signal below
+        # its threshold is on the board with score 0 and a note: that is not firing)
         return ClauseVerdict.model_construct(
             clause_id=clause.id,
             verdict=Verdict.NO_VIOLATION,

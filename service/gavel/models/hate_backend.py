@@ -73,7 +73,7 @@ class HateBackend:
             *(f"target_{t}" for t in cfg.targets),
         )
         self.version = f"{cfg.version} ({cfg.base})"
-        self._marks: OrderedDict[str, tuple[tuple[int, int, float], ...]] = OrderedDict()
+        self._marks: OrderedDict[str, tuple[Any, int, Any]] = OrderedDict()  # text -> (encoding, row, token probs)
 
     def _forward(self, texts: Sequence[str]) -> tuple[Any, dict[str, Any]]:
         torch = self._torch
@@ -96,7 +96,7 @@ class HateBackend:
             return []
         torch = self._torch
         enc, out = self._forward(texts)
-        self._keep_token_marks(texts, enc, torch.sigmoid(out["token"]).cpu().tolist())
+        self._keep_token_marks(texts, enc, torch.sigmoid(out["token"]).cpu())
         hate = torch.sigmoid(out["hate"]).cpu().tolist()
         offensive = torch.sigmoid(out["offensive"]).cpu().tolist()
         kinds = torch.softmax(out["type"], -1).cpu().tolist()
@@ -131,12 +131,14 @@ class HateBackend:
         """The words the token head marks in `text` (the same for every label of this model)."""
         return list(self._evidence(text))
 
-    def _keep_token_marks(self, texts: Sequence[str], enc: Any, probs: list[list[float]]) -> None:
-        """Keep each text's word-level token-head scores from the scoring pass: the evidence of a
-        post that violates is then read from them instead of a second forward pass per post.
-        Runs on the model's one worker thread, like `evidence` (the hub calls both there)."""
+    def _keep_token_marks(self, texts: Sequence[str], enc: Any, probs: Any) -> None:
+        """Keep each text's token-head scores from the scoring pass (the batch's encoding, the
+        text's row, the probabilities tensor): the evidence of a post that violates is then read
+        from them instead of a second forward pass. Words are assembled only when evidence is
+        asked for (few posts), not for every post scored. Runs on the model's one worker thread,
+        like `evidence` (the hub calls both there)."""
         for i, text in enumerate(texts):
-            self._marks[text] = _word_marks(enc.word_ids(i), enc["offset_mapping"][i].tolist(), probs[i])
+            self._marks[text] = (enc, i, probs)
             self._marks.move_to_end(text)
         while len(self._marks) > MARKS_KEPT:
             self._marks.popitem(last=False)
@@ -148,11 +150,13 @@ class HateBackend:
         head marks the words that make a post hateful or toxic."""
         if not text.strip():
             return ()
-        words = self._marks.get(text)
-        if words is None:
+        kept = self._marks.get(text)
+        if kept is not None:
+            enc, row, probs = kept
+        else:
             enc, out = self._forward([text])
-            probs = self._torch.sigmoid(out["token"][0]).cpu().tolist()
-            words = _word_marks(enc.word_ids(0), enc["offset_mapping"][0].tolist(), probs)
+            row, probs = 0, self._torch.sigmoid(out["token"]).cpu()
+        words = _word_marks(enc.word_ids(row), enc["offset_mapping"][row].tolist(), probs[row].tolist())
         marked = sorted((s, e, p) for s, e, p in words if p >= EVIDENCE_THRESHOLD)
         phrases: list[tuple[int, int, float]] = []
         for s, e, p in marked:

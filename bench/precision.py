@@ -22,7 +22,7 @@ import asyncio
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from gavel.engine.evaluator import EvalItem  # noqa: E402
 from gavel.engine.results import EvaluationResult  # noqa: E402
 from gavel.runtime import build_runtime  # noqa: E402
 from gavel.settings import Settings  # noqa: E402
-from gavel.training.splits import Row, fold_of, iter_sets, split  # noqa: E402
+from gavel.training.splits import Row, fold_of, iter_sets, parse_fold, split  # noqa: E402
 
 POLICY = "hateful_conduct"
 # (row label, the sets that carry it) -> one table row
@@ -116,6 +116,21 @@ def baseline_dir(ref: str, tmp: Path) -> Path:
     return tmp
 
 
+def print_table(
+    runs: list[tuple[str, dict[str, list[Outcome]]]],
+    groups: dict[str, list[Row]],
+    names: Iterable[str],
+    hateful: bool,
+) -> None:
+    """One markdown table: per row group, the two shares of `share` for every run side by side."""
+    second, fmt, suffix = ("remove or review", "{:.1%}", "") if hateful else ("remove", "{:.2%}", " (benign)")
+    print("| rows | n | " + " | ".join(f"{a} ({label})" for label, _ in runs for a in ("violates", second)) + " |")
+    print("|---|--:|" + "--:|" * (2 * len(runs)))
+    for name in names:
+        cells = [f"{fmt.format(v)} | {fmt.format(f)}" for _, res in runs for v, f in [share(res[name], hateful)]]
+        print(f"| {name}{suffix} | {len(groups[name])} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy-dir", type=Path, default=ROOT / "policies")
@@ -136,8 +151,10 @@ def main() -> None:
     if args.fold:
         if args.split != "train":
             parser.error("--fold selects train rows: use it with --split train")
-        k, _, n = args.fold.partition("/")
-        fold = (int(k), int(n))
+        try:
+            fold = parse_fold(args.fold)
+        except ValueError as exc:
+            parser.error(f"--fold {exc}")
 
     groups = rows_by_group(args.split, fold)
     runs: list[tuple[str, dict[str, list[Outcome]]]] = []
@@ -149,19 +166,9 @@ def main() -> None:
     models = args.models or "none (rules only)"
     where = f"{args.split} split" + (f", fold {args.fold}" if args.fold else "")
     print(f"{POLICY} on the {where}; models: {models}\n")
-    head = "| rows | n | " + " | ".join(f"{a} ({label})" for label, _ in runs for a in ("violates", "remove"))
-    print(head + " |")
-    print("|---|--:|" + "--:|" * (2 * len(runs)))
-    for name in BENIGN:
-        cells = [f"{v:.2%} | {f:.2%}" for _, res in runs for v, f in [share(res[name], hateful=False)]]
-        print(f"| {name} (benign) | {len(groups[name])} | " + " | ".join(cells) + " |")
+    print_table(runs, groups, BENIGN, hateful=False)
     print()
-    head = "| rows | n | " + " | ".join(f"{a} ({label})" for label, _ in runs for a in ("violates", "remove or review"))
-    print(head + " |")
-    print("|---|--:|" + "--:|" * (2 * len(runs)))
-    for name in HATEFUL:
-        cells = [f"{v:.1%} | {f:.1%}" for _, res in runs for v, f in [share(res[name], hateful=True)]]
-        print(f"| {name} | {len(groups[name])} | " + " | ".join(cells) + " |")
+    print_table(runs, groups, HATEFUL, hateful=True)
 
     if args.show:
         _, last = runs[-1]

@@ -72,11 +72,10 @@ def serve(
     if models is not None:
         os.environ["GAVEL_MODELS"] = models
     try:
-        settings = Settings()
         if workers is not None:
             # the workers read it too: with siblings, POST /admin/reload signals them
             os.environ["GAVEL_SERVE_WORKERS"] = str(workers)
-            settings = Settings()
+        settings = Settings()
         workers = settings.serve_workers
         # Idle keep-alive connections are closed after keep_alive_timeout_s; bodies that stop
         # arriving are cut off by the app (GAVEL_BODY_TIMEOUT_S). log_config=None: uvicorn logs

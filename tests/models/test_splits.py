@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gavel.training.splits import Row, fold_of, is_dev
+import pytest
+
+from gavel.training.splits import Row, fold_of, is_dev, parse_fold
 
 
 def _rows(n: int) -> list[Row]:
@@ -31,3 +33,10 @@ def test_folds_do_not_follow_the_dev_split() -> None:
     # a different seed: dev rows are not all in one fold, so a fold is not a proxy for dev
     dev = [r for r in _rows(4000) if is_dev(r)]
     assert len({fold_of(r, 2) for r in dev}) == 2
+
+
+def test_a_fold_is_written_k_slash_n() -> None:
+    assert parse_fold("0/2") == (0, 2) and parse_fold("4/5") == (4, 5)
+    for bad in ("2/2", "x/2", "1", "-1/3", "1/0"):
+        with pytest.raises(ValueError, match="K/N"):
+            parse_fold(bad)

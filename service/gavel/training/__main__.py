@@ -57,12 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    holdout = None
-    if args.holdout_fold:
-        k, _, n = args.holdout_fold.partition("/")
-        holdout = (int(k), int(n))
-        if not 0 <= holdout[0] < holdout[1]:
-            raise SystemExit(f"--holdout-fold {args.holdout_fold}: want K/N with 0 <= K < N")
+    from gavel.training.splits import parse_fold
+
+    try:
+        holdout = parse_fold(args.holdout_fold) if args.holdout_fold else None
+    except ValueError as exc:
+        raise SystemExit(f"--holdout-fold {exc}") from exc
     sets = data.load(args.data_dir, seed=args.seed, holdout_fold=holdout)
     train_rows, dev_rows = sets.train, sets.dev
     if args.limit:

@@ -70,9 +70,13 @@ def group_key(row: Row) -> str:
     return f"{row.set}/{row.id}"
 
 
+def _group_hash(seed: str, row: Row) -> int:
+    """64 bits from the row's group and a seed: every member of a group lands alike."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{group_key(row)}".encode()).digest()[:8], "big")
+
+
 def is_dev(row: Row) -> bool:
-    digest = hashlib.sha256(f"{SEED}:{group_key(row)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < DEV_FRACTION
+    return _group_hash(SEED, row) / 2**64 < DEV_FRACTION
 
 
 FOLD_SEED = "gavel-fold-v1"  # folds of the train side, for cross-fitting (never touches dev)
@@ -82,8 +86,20 @@ def fold_of(row: Row, folds: int) -> int:
     """The cross-fitting fold (0 .. folds-1) of a train row, by the hash of its group: a model
     trained without fold k scores fold k's rows as unseen text, so rules that depend on the
     model can be tuned on train rows without the optimism of a model that learned them."""
-    digest = hashlib.sha256(f"{FOLD_SEED}:{group_key(row)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % folds
+    return _group_hash(FOLD_SEED, row) % folds
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """Fold K of N from "K/N" (0 <= K < N), as given to `gavel train --holdout-fold` and
+    `bench/precision.py --fold`; ValueError otherwise."""
+    k, sep, n = text.partition("/")
+    try:
+        fold = (int(k), int(n))
+    except ValueError:
+        fold = (-1, 0)
+    if not sep or not 0 <= fold[0] < fold[1]:
+        raise ValueError(f"{text!r}: want K/N with 0 <= K < N")
+    return fold
 
 
 def split(rows: Iterable[Row]) -> tuple[list[Row], list[Row]]:

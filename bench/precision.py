@@ -7,7 +7,9 @@
     GAVEL_HATE_MODEL_DIR=/tmp/cf0 python bench/precision.py --models hate --split train --fold 0/2 --show 40
         # cross-fitted: the model of `gavel train --out /tmp/cf0 --holdout-fold 0/2` never saw these rows
 
-Benign rows: OLID `NOT` and Davidson `neither`; for them the table gives the share answered
+Benign rows: OLID `NOT` and Davidson `neither` (ordinary posts: the issue's targets), and
+HateXplain `normal`, DynaHate `nothate` and ToxiGen `nothate` (posts about groups that are not
+hateful: neutral mentions, counter-speech, contrasts); for them the table gives the share answered
 `violates` (some clause) and the share whose decision is `remove`. Hateful rows: Davidson `hate`,
 DynaHate `hate`, HateXplain `hatespeech`, ToxiGen `hate`; for them the share `violates` and the
 share `remove` or `review` (what a human would at least see). Figures are on the dev split of
@@ -40,6 +42,11 @@ POLICY = "hateful_conduct"
 BENIGN: dict[str, tuple[tuple[str, ...], str]] = {
     "OLID NOT": (("olid",), "NOT"),
     "Davidson neither": (("davidson",), "neither"),
+    # labelled not hateful by their authors, and written around groups: neutral and positive
+    # mentions, counter-speech, quotation, and (DynaHate) contrasts built to fool a model
+    "HateXplain normal": (("hatexplain_train", "hatexplain_val"), "normal"),
+    "DynaHate nothate": (("dynahate_dev", "dynahate_test"), "nothate"),
+    "ToxiGen nothate": (("toxigen",), "nothate"),
 }
 HATEFUL: dict[str, tuple[tuple[str, ...], str]] = {
     "Davidson hate": (("davidson",), "hate"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # The hate-speech model's directory: a fine-tuned delta over the packaged MiniLM (read offline).
     hate_model_dir: Path = Field(default_factory=default_hate_model_dir)
     hate_device: str = "cpu"
+    # How the int8 bottom multiplies: "int_mm" (fast with VNNI/AMX), "float" (exact float32 GEMMs,
+    # fast on AVX2-only CPUs) or "auto" (timed once at start). Same answers; only speed differs.
+    hate_int8_kernel: Literal["auto", "int_mm", "float"] = "auto"
     detoxify_variant: str = "original"
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None

@@ -142,6 +142,15 @@ def test_batched_equals_unbatched_on_every_case_text(shipped: HateBackend) -> No
 
 
 @needs_weights
+def test_the_int8_kernel_changes_no_answer() -> None:
+    """The two int8 kernels (`gavel.training.int8`) give the same integers, so the same model on a
+    CPU with VNNI and on one without answers alike, to the bit."""
+    texts = ["Refugees should be kept in kennels, not houses.", "The bike lanes open on Thursday.", "g a s the jews"]
+    by_kernel = [HateBackend(SHIPPED, int8_kernel=k).score_batch(texts) for k in ("float", "int_mm")]
+    assert by_kernel[0] == by_kernel[1]
+
+
+@needs_weights
 def test_token_evidence_slices_the_original_text(shipped: HateBackend) -> None:
     text = "Ça suffit 🙄  — honestly, Jews are filthy rats and I'd   exterminate them all. Café?"
     found = shipped.evidence(text, "hate")

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gavel.training.int8 import PerTokenInt8Linear, quantize_per_token
+from gavel.training.int8 import PerTokenInt8Linear, fastest_kernel, int_mm_float, quantize_per_token
 from gavel.training.model import ModelConfig
 
 
@@ -57,3 +57,30 @@ def test_a_model_trained_on_another_quantization_is_refused() -> None:
     assert cfg.bottom_quantization == "int8_per_tensor"
     with pytest.raises(ValueError, match="retrain"):
         Bottom(cfg, "cpu")
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.integers(1, 33), k=st.sampled_from([8, 384, 1040, 1041, 1536, 3000]), extreme=st.booleans())
+def test_the_float_kernel_gives_int_mm_s_integers(rows: int, k: int, extreme: bool) -> None:
+    gen = torch.Generator().manual_seed(rows * 7 + k)
+    if extreme:  # every product at its largest, the same sign: the partial sums' worst case
+        a = torch.full((rows, k), 127, dtype=torch.int8)
+        b = torch.full((k, 17), -127, dtype=torch.int8)
+    else:
+        a = torch.randint(-127, 128, (rows, k), dtype=torch.int8, generator=gen)
+        b = torch.randint(-127, 128, (k, 17), dtype=torch.int8, generator=gen)
+    expected = a.long() @ b.long()  # int64: the exact answer, whatever the kernels do
+    assert torch.equal(int_mm_float(a, b).long(), expected)
+    if rows > 16:  # torch._int_mm wants more than 16 rows on some builds
+        assert torch.equal(torch._int_mm(a, b).long(), expected)
+
+
+def test_both_kernels_give_a_layer_the_same_answer() -> None:
+    torch.manual_seed(3)
+    fp32 = torch.nn.Linear(1536, 384)
+    x = torch.randn(2, 40, 1536) * 3
+    with torch.inference_mode():
+        assert torch.equal(PerTokenInt8Linear(fp32, "float")(x), PerTokenInt8Linear(fp32, "int_mm")(x))
+    assert fastest_kernel() in ("int_mm", "float")
+    with pytest.raises(ValueError, match="unknown int8 kernel"):
+        PerTokenInt8Linear(fp32, "fp16")  # type: ignore[arg-type]

@@ -24,10 +24,13 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gavel.models.base import TokenAttribution
 from gavel.settings import Settings
+
+if TYPE_CHECKING:
+    from gavel.training.int8 import Kernel
 
 DEBIAS_FROM = 0.5  # posts scoring at least this (and naming a group) are scored again without the name
 DEBIAS_GATE = 0.3  # hostility that survives the name being blanked keeps the post's score; below, it was the name
@@ -51,7 +54,7 @@ RUNTIME_MAX_LEN = 128  # word pieces: a hub window (400 chars) fits; training us
 class HateBackend:
     name = "hate"
 
-    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+    def __init__(self, model_dir: Path, device: str = "cpu", int8_kernel: Kernel = "auto") -> None:
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(
                 f"no trained hate model in {model_dir} (GAVEL_HATE_MODEL_DIR; `gavel train` makes one)"
@@ -61,7 +64,7 @@ class HateBackend:
         from gavel.training.model import load_model
 
         self._torch: Any = torch
-        cfg, self._bottom, self._top = load_model(model_dir, device)
+        cfg, self._bottom, self._top = load_model(model_dir, device, int8_kernel)
         cfg.max_len = max(cfg.max_len, RUNTIME_MAX_LEN)
         self._cfg = cfg
         self.device = device
@@ -198,4 +201,4 @@ def _word_marks(
 
 
 def load(settings: Settings) -> HateBackend:
-    return HateBackend(settings.hate_model_dir, settings.hate_device)
+    return HateBackend(settings.hate_model_dir, settings.hate_device, settings.hate_int8_kernel)

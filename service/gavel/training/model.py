@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from gavel.training.data import TARGETS, TYPES
+from gavel.training.int8 import Kernel
 
 DELTA_FILE = "delta.safetensors"
 CONFIG_FILE = "config.json"
@@ -81,7 +82,7 @@ def _offline() -> None:
 class Bottom:
     """Tokenizer + embeddings + the first `n_frozen` layers of the packaged base (inference only)."""
 
-    def __init__(self, cfg: ModelConfig, device: str = "cpu") -> None:
+    def __init__(self, cfg: ModelConfig, device: str = "cpu", int8_kernel: Kernel = "auto") -> None:
         _offline()
         from transformers import AutoModel, AutoTokenizer
         from transformers import logging as hf_logging
@@ -101,7 +102,7 @@ class Bottom:
                 )
             from gavel.training.int8 import quantize_per_token
 
-            model = quantize_per_token(model)
+            model = quantize_per_token(model, int8_kernel)
         self.model: Any = model.to(device)
         self.device = device
         self.cfg = cfg
@@ -121,7 +122,6 @@ class Bottom:
             out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
         hidden: torch.Tensor = out.last_hidden_state
         return hidden
-
 
     @property
     def quantized(self) -> bool:
@@ -195,7 +195,7 @@ def save_model(top: Top, cfg: ModelConfig, out_dir: Path) -> None:
     (out_dir / CONFIG_FILE).write_text(cfg.to_json() + "\n", encoding="utf-8")
 
 
-def load_model(model_dir: Path, device: str = "cpu") -> tuple[ModelConfig, Bottom, Top]:
+def load_model(model_dir: Path, device: str = "cpu", int8_kernel: Kernel = "auto") -> tuple[ModelConfig, Bottom, Top]:
     """Base from its package + the delta from `model_dir`, fully offline."""
     from safetensors.torch import load_file
 
@@ -204,4 +204,4 @@ def load_model(model_dir: Path, device: str = "cpu") -> tuple[ModelConfig, Botto
     state = {k: v.float() for k, v in load_file(str(model_dir / DELTA_FILE)).items()}
     top.load_state_dict(state)
     top.eval().to(device)
-    return cfg, Bottom(cfg, device), top
+    return cfg, Bottom(cfg, device, int8_kernel), top

@@ -95,6 +95,28 @@ def model_rates(n: int, device: str, threads: int) -> dict[str, float]:
     return {"raw_batch32": raw, "micro_batched": micro, "ratio": micro / raw}
 
 
+def kernel_rates(n: int, threads: int) -> dict[str, float]:
+    """Raw batch-32 posts/s of the hate model with each int8 kernel (`gavel.training.int8`): the
+    same integers, so the same answers; which is faster depends on the CPU (VNNI or not)."""
+    import torch
+
+    from gavel.models.hate_backend import HateBackend
+    from gavel.settings import Settings
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    texts = corpus(n)
+    rates: dict[str, float] = {}
+    for kernel in ("float", "int_mm"):
+        backend = HateBackend(Settings().hate_model_dir, int8_kernel=kernel)  # type: ignore[arg-type]
+        backend.score_batch(texts[:32])  # warm-up
+        t0 = time.perf_counter()
+        for i in range(0, n, 32):
+            backend.score_batch(texts[i : i + 32])
+        rates[kernel] = n / (time.perf_counter() - t0)
+    return rates
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,9 +181,25 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 beats 2 on a busy 2-core box)")
     p.add_argument("--addressed", action="store_true", help="every other post addresses someone (embedded too)")
     p.add_argument(
-        "--workers", type=int, nargs="+", default=[1, 2], help="gavel serve --workers counts to measure, in turn"
+        "--workers",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="gavel serve --workers counts to measure, in turn (none: skip)",
+    )
+    p.add_argument(
+        "--kernels", type=int, default=0, metavar="N", help="first time both int8 kernels on N posts (CPU only)"
     )
     args = p.parse_args()
+    if args.kernels:
+        from gavel.training.int8 import fastest_kernel
+
+        by_kernel = kernel_rates(args.kernels, args.threads)
+        print("| int8 kernel | raw forward, batch 32: posts/s | vs float |")
+        print("|---|--:|--:|")
+        for kernel, rate in by_kernel.items():
+            print(f"| {kernel} | {rate:.1f} | {rate / by_kernel['float']:.2f}x |")
+        print(f"auto picks on this CPU: {fastest_kernel()}\n")
     rates = model_rates(args.posts, args.device, args.threads)
     print(f"hate model, raw forward (batch 32):        {rates['raw_batch32']:8.1f} posts/s")
     print(

@@ -18,7 +18,8 @@ from gavel.engine.loader import load_policy_file, parse_policy
 from gavel.engine.normalize import normalize
 from gavel.engine.registry import PolicyRegistry
 from gavel.engine.results import Action, Verdict
-from gavel.runtime import Runtime
+from gavel.runtime import Runtime, build_runtime
+from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POLICIES = sorted(p for p in (ROOT / "policies").glob("*.yaml") if not p.name.endswith(".cases.yaml"))
@@ -130,3 +131,37 @@ def test_a_set_aside_harm_word_is_explained_in_the_clause(rules_runtime: Runtime
     assert hit.verdict_before is Verdict.VIOLATES
     texts = {e.text: e.explanation for e in hit.evidence}
     assert "governed by 'Stop'" in texts["killing"]
+
+
+@pytest.fixture(scope="module")
+def hate_runtime() -> Runtime:
+    return build_runtime(Settings(models="hate", policy_dir=ROOT / "policies"))
+
+
+@pytest.mark.parametrize(
+    ("text", "clause_id", "exception_prefix", "word", "cue"),
+    [
+        ("Please stop using the word retard, it hurts people.", "slurs_and_tropes", "mentioned_", "retard", "the word"),
+        (
+            "People who say refugees are parasites have never met one.",
+            "dehumanization",
+            "attributed_",
+            "parasites",
+            "People who say",
+        ),
+    ],
+)
+def test_a_mention_or_a_reported_claim_is_set_aside_and_explained(
+    hate_runtime: Runtime, text: str, clause_id: str, exception_prefix: str, word: str, cue: str
+) -> None:
+    """This round's cues, with the shipped model (which reads both posts as hateful): the clause
+    answers no_violation and names the exception, the word it set aside and the cue that governed
+    it, so a reviewer sees why."""
+    result = asyncio.run(hate_runtime.evaluator.evaluate(text, ["hateful_conduct"]))
+    clause = next(c for c in result.policies[0].clauses if c.clause_id == clause_id)
+    assert clause.verdict is Verdict.NO_VIOLATION
+    hits = [x for x in clause.exceptions if x.exception_id.startswith(exception_prefix)]
+    assert hits and all(x.verdict_before is Verdict.VIOLATES for x in hits), clause.exceptions
+    explained = {e.text: e.explanation for x in hits for e in x.evidence}
+    assert word in explained, explained
+    assert f"governed by '{cue}'" in explained[word]

@@ -101,14 +101,16 @@ def kernel_rates(n: int, threads: int) -> dict[str, float]:
     import torch
 
     from gavel.models.hate_backend import HateBackend
-    from gavel.settings import Settings
+    from gavel.settings import default_hate_model_dir
+    from gavel.training.int8 import Measured
 
     if threads > 0:
         torch.set_num_threads(threads)
     texts = corpus(n)
     rates: dict[str, float] = {}
-    for kernel in ("float", "int_mm"):
-        backend = HateBackend(Settings().hate_model_dir, int8_kernel=kernel)  # type: ignore[arg-type]
+    kernels: tuple[Measured, ...] = ("float", "int_mm")
+    for kernel in kernels:
+        backend = HateBackend(default_hate_model_dir(), int8_kernel=kernel)
         backend.score_batch(texts[:32])  # warm-up
         t0 = time.perf_counter()
         for i in range(0, n, 32):

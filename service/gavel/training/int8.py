@@ -33,6 +33,7 @@ QMAX = 127.0  # symmetric int8: -127..127 (-128 unused, so negation never overfl
 FLOAT_EXACT_TERMS = int(2**24 // (QMAX * QMAX))  # 1040
 Kernel = Literal["auto", "int_mm", "float"]
 KERNELS: tuple[Kernel, ...] = ("auto", "int_mm", "float")
+Measured = Literal["int_mm", "float"]  # the kernels themselves, what "auto" chooses among
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,17 @@ def int_mm_float(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def fastest_kernel() -> Literal["int_mm", "float"]:
+def fastest_kernel() -> Measured:
     """The faster of the two kernels on this machine, timed once on a layer's shape."""
     gen = torch.Generator().manual_seed(0)
     a = torch.randint(-127, 128, (64, 384), dtype=torch.int8, generator=gen)
     b = torch.randint(-127, 128, (384, 1536), dtype=torch.int8, generator=gen)
     b_float = b.float()
-    runs: dict[Literal["int_mm", "float"], Callable[[], torch.Tensor]] = {
+    runs: dict[Measured, Callable[[], torch.Tensor]] = {
         "int_mm": lambda: torch._int_mm(a, b),
         "float": lambda: int_mm_float(a, b_float),
     }
-    timings: dict[Literal["int_mm", "float"], float] = {}
+    timings: dict[Measured, float] = {}
     for name, run in runs.items():
         try:
             run()  # warm up (and find out whether this build has the kernel at all)
@@ -89,7 +90,7 @@ class PerTokenInt8Linear(nn.Module):  # type: ignore[misc]  # torch is untyped t
         super().__init__()
         if kernel not in KERNELS:
             raise ValueError(f"unknown int8 kernel {kernel!r}: one of {', '.join(KERNELS)}")
-        self.kernel: Literal["int_mm", "float"] = fastest_kernel() if kernel == "auto" else kernel
+        self.kernel: Measured = fastest_kernel() if kernel == "auto" else kernel
         weight = linear.weight.detach().float()
         w_scale = weight.abs().amax(1).clamp(min=1e-12) / QMAX
         # stored (in, out) and contiguous: the layout torch._int_mm wants for its second operand

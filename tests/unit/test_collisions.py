@@ -86,6 +86,18 @@ def test_gavel_validate_prints_the_collisions_as_warnings(tmp_path: Path) -> Non
     assert "warning: " in result.output and "signals.slurs.terms[0]" in result.output
 
 
+def test_inflections_without_doer_nouns() -> None:
+    assert {"killer", "killers"} <= inflections("kill")
+    verb = inflections("kill", doers=False)
+    assert {"kill", "kills", "killed", "killing"} <= verb and not {"killer", "killers"} & verb
+    # the -s form of a verb that itself ends in -er stays (murders), its doer goes (murderer)
+    assert "murders" in inflections("murder", doers=False)
+    assert "murderer" not in inflections("murder", doers=False)
+    assert {"extermination", "exterminated"} <= inflections("exterminate", doers=False)
+    assert "exterminator" not in inflections("exterminate", doers=False)
+    assert "wiping out" in inflections("wipe out", doers=False)
+
+
 def test_inflections_do_not_lean_on_folding() -> None:
     assert {"dying", "dies", "died"} <= inflections("die")
     assert "diing" not in inflections("die")
@@ -149,12 +161,36 @@ def hate_runtime() -> Runtime:
             "parasites",
             "People who say",
         ),
+        # the fourth round's cues: an idiom around the harm word, one person named by a gender
+        # word, the speaker's own nationality, an attitude reported of others
+        (
+            "Doctors make life-or-death decisions about women every day.",
+            "calls_for_harm",
+            "harm_idiom",
+            "death",
+            "life-or-death",
+        ),
+        ("She is one vile woman, lying to the whole town like that.", "derogation", "one_person", "woman", "one vile"),
+        (
+            "Us ordinary Americans are sick of paying for their mistakes.",
+            "derogation",
+            "speaker_in_group",
+            "Americans",
+            "Us ordinary",
+        ),
+        (
+            "They hated the Irish back then, signs said so in every window.",
+            "derogation",
+            "reported_attitude",
+            "hated",
+            "They",
+        ),
     ],
 )
 def test_a_mention_or_a_reported_claim_is_set_aside_and_explained(
     hate_runtime: Runtime, text: str, clause_id: str, exception_prefix: str, word: str, cue: str
 ) -> None:
-    """This round's cues, with the shipped model (which reads both posts as hateful): the clause
+    """Cues that set a word aside, with the shipped model: the clause
     answers no_violation and names the exception, the word it set aside and the cue that governed
     it, so a reviewer sees why."""
     result = asyncio.run(hate_runtime.evaluator.evaluate(text, ["hateful_conduct"]))

@@ -143,3 +143,47 @@ def test_policy_digest_and_version(evaluator: Evaluator, tmp_path: Path) -> None
     r = run(evaluator, "hello")
     assert r.policies[0].version == "7"
     assert r.policies[0].digest.startswith("sha256:") and len(r.policies[0].digest) == 71
+
+
+IDIOM_POLICY = """
+id: idioms
+version: "1"
+title: Idioms
+source: {text: "No calls for harm against groups."}
+signals:
+  harm: {kind: lexicon, inflect: verb, terms: [kill, {term: die, variants: [death]}]}
+  groups: {kind: lexicon, terms: [jews, women]}
+  harm_group: {kind: proximity, anchor: harm, target: groups, window: 3}
+  idioms: {kind: regex, patterns: ["\\\\b(?P<hit>life(\\\\s+or\\\\s+|-or-)death|killed\\\\s+it)\\\\b"]}
+exceptions:
+  - {id: idiom, effect: suppress, suppress: harm, when: idioms, window: 0, order: around, explanation: an idiom}
+clauses:
+  - id: calls
+    title: Calls for harm
+    when: {signal: harm_group}
+    exceptions: [idiom]
+"""
+
+
+@pytest.fixture(scope="module")
+def idioms() -> Evaluator:
+    compiled = compile_policy(parse_policy(IDIOM_POLICY, "idioms.yaml"), None)
+    return Evaluator(PolicyRegistry.from_policies({"idioms": compiled}), None)
+
+
+def test_inflect_verb_leaves_out_doer_nouns(idioms: Evaluator) -> None:
+    # "killers" names people (the news about them), it calls for nothing; the verb forms still count
+    assert clause(run(idioms, "the killers of jews were caught"), "calls").verdict is Verdict.NO_VIOLATION
+    assert clause(run(idioms, "killing jews"), "calls").verdict is Verdict.VIOLATES
+    assert clause(run(idioms, "jews killed"), "calls").verdict is Verdict.VIOLATES
+
+
+def test_order_around_sets_aside_a_word_inside_the_cue(idioms: Evaluator) -> None:
+    # one whitespace token ("life-or-death") or several ("killed it"): the cue takes in the harm word
+    for text, word in (("life-or-death care for women", "death"), ("the jews killed it on stage", "killed")):
+        c = clause(run(idioms, text), "calls")
+        assert c.verdict is Verdict.NO_VIOLATION, text
+        assert [x.exception_id for x in c.exceptions] == ["idiom"]
+        assert word in {e.text for e in c.exceptions[0].evidence}
+    # a cue beside the word, not around it, sets nothing aside
+    assert clause(run(idioms, "life or death: kill jews"), "calls").verdict is Verdict.VIOLATES

@@ -88,7 +88,7 @@ class LexiconMatcher:
                 forms: set[str] = set()
                 for spelling in (term.term, *term.variants):
                     base = spelling.strip().lower()
-                    forms |= inflections(base) if inflect else {base}
+                    forms |= inflections(base, doers=inflect is True) if inflect else {base}
                 for form in forms:
                     norm = normalize(form)
                     key = norm.squeezed.text

@@ -106,7 +106,8 @@ class PolicyException(_Strict):
     `clear`, `downgrade` and `cap_review` act on the clause's verdict when `when` fires.
     `suppress` acts on spans: hits of the `suppress` signal that have a hit of the `when` signal
     within `window` words (before them, by default: "don't think they should be killed") are
-    dropped, and the clause is scored again without them.
+    dropped, and the clause is scored again without them. With `order: around` the cue's own span
+    must take in the whole hit (an idiom that holds the word: "life-or-death", "killed it").
     """
 
     id: Identifier = Field(description="the exception's id, named in clauses' `exceptions`")
@@ -119,7 +120,9 @@ class PolicyException(_Strict):
     explanation: str = Field(description="said in the answer when it changes a verdict")
     suppress: str | None = Field(default=None, description="with effect suppress: the signal whose hits it drops")
     window: Annotated[int, Field(ge=0, le=20)] = Field(default=3, description="suppress: at most this many words apart")
-    order: Literal["before", "after", "any"] = Field(default="before", description="suppress: where the cue stands")
+    order: Literal["before", "after", "any", "around"] = Field(
+        default="before", description="suppress: where the cue stands (around: its span takes in the hit)"
+    )
 
     @model_validator(mode="after")
     def _suppress_needs_target(self) -> PolicyException:

@@ -51,10 +51,12 @@ class SignalBoard:
                     m_first, m_last = tokens.token_of(m.start), tokens.token_of(m.end - 1)
                     before = m_last < t_first and t_first - m_last - 1 <= ex.window
                     after = t_last < m_first and m_first - t_last - 1 <= ex.window
+                    around = m_first <= t_first and t_last <= m_last
                     if (
                         (ex.order == "before" and before)
                         or (ex.order == "after" and after)
                         or (ex.order == "any" and (before or after))
+                        or (ex.order == "around" and around)
                     ):
                         used.append(m)
                         dropped.append(t)

@@ -21,13 +21,16 @@ from gavel.engine.post import Post
 from gavel.engine.results import EvidenceDetails
 from gavel.errors import PolicyCompileError
 
+# true: kill -> kills, killed, killing, killer(s); "verb": the same without the doer nouns
+Inflect = bool | Literal["verb"]
+
 
 class LexiconTerm(StrictModel):
     term: Annotated[str, Field(min_length=1, max_length=200, description="the term as written")]
     variants: list[str] = Field(default_factory=list, description="other spellings, irregular forms")
     category: str | None = Field(default=None, description="e.g. the protected category a group term names")
     score: Score | None = Field(default=None, description="defaults to the signal's score")
-    inflect: bool | None = Field(default=None, description="generate -s/-ed/-ing/-ion forms; defaults to the signal's")
+    inflect: Inflect | None = Field(default=None, description="the signal's `inflect`, for this term")
 
 
 class LexiconSignal(SignalBase):
@@ -35,7 +38,11 @@ class LexiconSignal(SignalBase):
     terms: list[str | LexiconTerm] = Field(min_length=1, description="plain terms or terms with their options")
     category: str | None = Field(default=None, description="the category of every term that names none")
     score: Score = Field(default=1.0, description="the score of a hit")
-    inflect: bool = Field(default=False, description="generate -s/-ed/-ing/-ion forms of every term")
+    inflect: Inflect = Field(
+        default=False,
+        description="true: generate the -s/-ed/-ing/-ion and doer (-er) forms of every term; verb: the same without "
+        "the doer nouns, for acts whose doers are not the act ('killers' names people, 'eraser' is a thing)",
+    )
 
     def expanded_terms(self) -> list[LexiconTerm]:
         return [LexiconTerm(term=t) if isinstance(t, str) else t for t in self.terms]

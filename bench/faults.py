@@ -93,21 +93,11 @@ def stored(schema: str) -> tuple[set[str], int]:
 class Server:
     def __init__(self, url: str, spool: Path | None) -> None:
         self.port = free_port()
-        env = {
-            **os.environ,
-            "GAVEL_MODELS": "",
-            "GAVEL_LOG_LEVEL": "WARNING",
-            "GAVEL_STORE_URL": url,
-            "GAVEL_STORE_SPOOL_DIR": str(spool) if spool else "",
-            "GAVEL_POLICY_DIR": str(ROOT / "policies"),
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "service"), *sys.path]),
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gavel.cli", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        env = {**os.environ, "GAVEL_MODELS": "", "GAVEL_LOG_LEVEL": "WARNING", "GAVEL_STORE_URL": url,
+               "GAVEL_STORE_SPOOL_DIR": str(spool) if spool else "", "GAVEL_POLICY_DIR": str(ROOT / "policies"),
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "service"), *sys.path])}
+        self.proc = subprocess.Popen([sys.executable, "-m", "gavel.cli", "serve", "--port", str(self.port)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}"
         wait_for(lambda: httpx.get(f"{self.base}/healthz").status_code == 200, "the server to start")
 
@@ -126,9 +116,8 @@ class Server:
             self.proc.wait(30)
 
 
-async def post_all(
-    base: str, bodies: list[dict[str, object]], rate: float | None = None, stop_after_s: float | None = None
-) -> set[str]:
+async def post_all(base: str, bodies: list[dict[str, object]], rate: float | None = None,
+                   stop_after_s: float | None = None) -> set[str]:
     """POST each body (at `rate` per second when given); returns the ids answered 200."""
     answered: set[str] = set()
     limits = httpx.Limits(max_connections=32)
@@ -157,9 +146,8 @@ async def post_all(
 
 
 def bodies(prefix: str, n: int) -> list[dict[str, object]]:
-    return [
-        {"id": f"{prefix}{i}", "text": TEXTS[i % len(TEXTS)], "context": {"author_id": f"a{i % 17}"}} for i in range(n)
-    ]
+    return [{"id": f"{prefix}{i}", "text": TEXTS[i % len(TEXTS)], "context": {"author_id": f"a{i % 17}"}}
+            for i in range(n)]
 
 
 # --- the drills --------------------------------------------------------------------------------
@@ -235,53 +223,25 @@ def drill_worker(n: int) -> tuple[str, int, int, str]:
 
     client = redis.Redis.from_url(REDIS)
     prefix = f"gavel-faults:{uuid.uuid4().hex[:8]}:"
-    env = {
-        **os.environ,
-        "GAVEL_LOG_LEVEL": "WARNING",
-        "GAVEL_POLICY_DIR": str(ROOT / "policies"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "service"), *sys.path]),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "gavel.cli",
-        "worker",
-        "--redis",
-        REDIS,
-        "--input",
-        f"{prefix}posts",
-        "--output",
-        f"{prefix}verdicts",
-        "--dead",
-        f"{prefix}dead",
-        "--group",
-        "g",
-        "--models",
-        "",
-        "--history",
-        "none",
-    ]
+    env = {**os.environ, "GAVEL_LOG_LEVEL": "WARNING", "GAVEL_POLICY_DIR": str(ROOT / "policies"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "service"), *sys.path])}
+    cmd = [sys.executable, "-m", "gavel.cli", "worker", "--redis", REDIS, "--input", f"{prefix}posts",
+           "--output", f"{prefix}verdicts", "--dead", f"{prefix}dead", "--group", "g", "--models", "",
+           "--history", "none"]
     for i in range(n):
         client.xadd(f"{prefix}posts", {"id": f"w{i}", "text": TEXTS[i % len(TEXTS)]})
     worker = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: client.xlen(f"{prefix}verdicts") > 0, "the worker's first verdicts")
-        ports = {
-            c.laddr.port for c in psutil.Process(worker.pid).net_connections("tcp") if c.raddr and c.raddr.port == 6379
-        }
+        ports = {c.laddr.port for c in psutil.Process(worker.pid).net_connections("tcp") if c.raddr
+                 and c.raddr.port == 6379}
         for port in ports:
             client.execute_command("CLIENT", "KILL", "ADDR", f"127.0.0.1:{port}")
         for i in range(n, 2 * n):
             client.xadd(f"{prefix}posts", {"id": f"w{i}", "text": TEXTS[i % len(TEXTS)]})
         with suppress(SystemExit):
-            wait_for(
-                lambda: (
-                    client.xlen(f"{prefix}verdicts") + client.xlen(f"{prefix}dead") >= 2 * n
-                    or worker.poll() is not None
-                ),
-                "the worker to finish",
-                60,
-            )
+            wait_for(lambda: client.xlen(f"{prefix}verdicts") + client.xlen(f"{prefix}dead") >= 2 * n
+                     or worker.poll() is not None, "the worker to finish", 60)
         alive = worker.poll() is None
         verdicts = {f[b"id"].decode() for _, f in client.xrange(f"{prefix}verdicts")}
         lost = 2 * n - len(verdicts)

@@ -20,9 +20,8 @@ async def measure(authors: int, id_bytes: int, events_per_author: int) -> float:
     before = tracemalloc.get_traced_memory()[0]
     for i in range(authors):
         author = f"{i:08d}".ljust(id_bytes, "x")
-        await store.record(
-            [ViolationEvent(author, f"p{i}-{k}", now, ("hateful_conduct.slurs",)) for k in range(events_per_author)]
-        )
+        await store.record([ViolationEvent(author, f"p{i}-{k}", now, ("hateful_conduct.slurs",))
+                            for k in range(events_per_author)])
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert len(store) == authors
@@ -36,10 +35,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1, help="violating posts per author")
     args = parser.parse_args()
     mib = asyncio.run(measure(args.authors, args.id_bytes, args.events))
-    print(
-        f"{args.authors} authors, {args.id_bytes}-byte ids, {args.events} event(s) each: {mib:.1f} MiB "
-        f"({mib * 2**20 / args.authors:.0f} bytes per author)"
-    )
+    print(f"{args.authors} authors, {args.id_bytes}-byte ids, {args.events} event(s) each: {mib:.1f} MiB "
+          f"({mib * 2**20 / args.authors:.0f} bytes per author)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Evaluates(Protocol):
 
     def select(self, policy_ids: Sequence[str] | None) -> Sequence[object]: ...
 
+
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None
     ) -> list[EvaluationResult]: ...

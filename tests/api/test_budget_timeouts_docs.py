@@ -75,20 +75,10 @@ async def test_a_body_shorter_than_its_content_length_gets_408(demo_runtime: Run
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "path": "/evaluate",
-        "raw_path": b"/evaluate",
-        "root_path": "",
-        "scheme": "http",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "path": "/evaluate", "raw_path": b"/evaluate", "root_path": "", "scheme": "http", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
     began = time.monotonic()
     await asyncio.wait_for(app(scope, receive, send), 5)
     assert time.monotonic() - began < 2
@@ -101,15 +91,13 @@ async def test_a_body_shorter_than_its_content_length_gets_408(demo_runtime: Run
 def live_server(demo_runtime: Runtime) -> Iterator[int]:
     """The app under a real uvicorn (the options `gavel serve` uses), on a free port."""
     settings = demo_runtime.settings.model_copy(
-        update={"body_timeout_s": 0.5, "stream_idle_timeout_s": 0.5, "keep_alive_timeout_s": 1}
-    )
+        update={"body_timeout_s": 0.5, "stream_idle_timeout_s": 0.5, "keep_alive_timeout_s": 1})
     app = create_app(settings, Runtime(settings, demo_runtime.hub, demo_runtime.registry, demo_runtime.evaluator))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, timeout_keep_alive=settings.keep_alive_timeout_s)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
+                                           timeout_keep_alive=settings.keep_alive_timeout_s))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -133,11 +121,8 @@ def _raw(port: int, request: bytes, timeout: float = 5) -> bytes:
 
 def test_a_short_body_is_cut_off_by_the_real_server(live_server: int) -> None:
     began = time.monotonic()
-    reply = _raw(
-        live_server,
-        b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b'Content-Length: 100\r\n\r\n{"text": "hel',
-    )
+    reply = _raw(live_server, b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              b"Content-Length: 100\r\n\r\n{\"text\": \"hel")
     assert time.monotonic() - began < 4
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408")
@@ -152,13 +137,8 @@ def test_an_idle_keep_alive_connection_is_closed(live_server: int) -> None:
 
 def test_a_stalled_stream_ends_with_a_stream_error_line(live_server: int) -> None:
     line = b'{"text": "hello"}\n'
-    reply = _raw(
-        live_server,
-        b"POST /evaluate/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + f"{len(line):x}\r\n".encode()
-        + line
-        + b"\r\n",
-    )  # and then nothing
+    reply = _raw(live_server, b"POST /evaluate/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              + f"{len(line):x}\r\n".encode() + line + b"\r\n")  # and then nothing
     body = reply.partition(b"\r\n\r\n")[2].replace(b"\r\n", b"\n")
     lines = [json.loads(x) for x in body.split(b"\n") if x.startswith(b"{")]
     assert lines[0]["decision"]["action"] == "allow"
@@ -183,11 +163,9 @@ def test_schema_has_examples_and_admin_only_when_enabled(client: TestClient, dem
     assert components["BatchRequest"]["examples"][0]["items"]
     ok = schema["paths"]["/evaluate"]["post"]["responses"]["200"]["content"]["application/json"]
     assert ok["example"]["policies"][0]["clauses"][0]["evidence"]
-    settings = Settings(
-        policy_dir=demo_runtime.settings.policy_dir, models="", admin_enabled=True, admin_api_key="k" * 32
-    )
-    with TestClient(
-        create_app(settings, Runtime(settings, None, demo_runtime.registry, demo_runtime.evaluator))
-    ) as admin_client:
+    settings = Settings(policy_dir=demo_runtime.settings.policy_dir, models="", admin_enabled=True,
+                        admin_api_key="k" * 32)
+    with TestClient(create_app(settings, Runtime(settings, None, demo_runtime.registry,
+                                                 demo_runtime.evaluator))) as admin_client:
         paths = admin_client.get("/openapi.json").json()["paths"]
         assert "/admin/reload" in paths

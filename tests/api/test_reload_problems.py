@@ -55,9 +55,7 @@ def test_reload_problems_are_located_objects(tmp_path: Path) -> None:
             }
         ], body["problems"]
         # the printed form is rendered from the same objects, in the same order
-        assert body["errors"] == [
-            f"{p['file']}:{p['line']}:{p['col']}: {p['path']}: {p['message']}" for p in body["problems"]
-        ]
+        assert body["errors"] == [f"{p['file']}:{p['line']}:{p['col']}: {p['path']}: {p['message']}" for p in body["problems"]]
         listing = client.get("/policies").json()
         assert listing["last_reload_problems"] == body["problems"]
         assert listing["last_reload_errors"] == body["errors"]
@@ -66,9 +64,7 @@ def test_reload_problems_are_located_objects(tmp_path: Path) -> None:
 def test_policy_listing_shows_each_signals_role(tmp_path: Path) -> None:
     pdir = tmp_path / "policies"
     pdir.mkdir()
-    (pdir / "demo.yaml").write_text(
-        GOOD.replace("terms: [vermin]}", "terms: [vermin], role: context}"), encoding="utf-8"
-    )
+    (pdir / "demo.yaml").write_text(GOOD.replace("terms: [vermin]}", "terms: [vermin], role: context}"), encoding="utf-8")
     settings = Settings(policy_dir=pdir, models="")
     with TestClient(create_app(runtime=build_runtime(settings, load_models=False))) as client:
         signals = client.get("/policies/demo").json()["signals"]

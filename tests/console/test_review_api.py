@@ -254,28 +254,13 @@ def test_agreement_exports_and_replay(demo_runtime: Runtime, tmp_path: Path) -> 
     doc = yaml.safe_load((out / "demo.reviewed.cases.yaml").read_text(encoding="utf-8"))
     expect = {case["text"]: case["expect"] for case in doc["cases"]}
     # upheld verdicts are kept, the overturned flag becomes no violation
-    assert expect == {
-        "you idiot": {"insults": "violates"},
-        "what an idiot idea": {},
-        "eliminate the jews": {"threats": "violates"},
-    }
-    replayed = runner.invoke(
-        cli,
-        [
-            "replay",
-            str(out / "demo.reviewed.cases.yaml"),
-            "--policy-dir",
-            str(demo_runtime.settings.policy_dir),
-            "--models",
-            "",
-        ],
-    )
+    assert expect == {"you idiot": {"insults": "violates"}, "what an idiot idea": {}, "eliminate the jews": {
+        "threats": "violates"}}
+    replayed = runner.invoke(cli, ["replay", str(out / "demo.reviewed.cases.yaml"),
+                                   "--policy-dir", str(demo_runtime.settings.policy_dir), "--models", ""])
     # the overturned post still violates under today's policy: the replay shows exactly that
-    assert (
-        replayed.exit_code == 1
-        and "review-2" in replayed.output
-        and "review-1" not in replayed.output.split("FAIL")[-1]
-    )
+    assert replayed.exit_code == 1 and "review-2" in replayed.output and "review-1" not in replayed.output.split(
+        "FAIL")[-1]
 
 
 def test_purge_forgets_old_texts_and_keeps_decisions(console: Console, tmp_path: Path) -> None:

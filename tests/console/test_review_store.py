@@ -56,16 +56,8 @@ def test_a_database_of_the_former_review_chain_is_adopted(store_url: str) -> Non
 
 
 def _entry(uid: str, post_id: str = "p") -> Entry:
-    return Entry(
-        record_uid=uid,
-        post_id=post_id,
-        author_id=None,
-        created_ms=0,
-        reason="review",
-        action="review",
-        text="you idiot",
-        policies=[],
-    )
+    return Entry(record_uid=uid, post_id=post_id, author_id=None, created_ms=0, reason="review", action="review",
+                 text="you idiot", policies=[])
 
 
 def test_queueing_is_idempotent(console: Console) -> None:

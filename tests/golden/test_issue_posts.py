@@ -51,9 +51,7 @@ def _answer(runtime: Runtime, text: str) -> EvaluationResult:
 
 
 @pytest.mark.parametrize(("text", "clause", "target", "harm"), CAUGHT)
-def test_issue_10_post_caught_with_roles(
-    rules_runtime: Runtime, text: str, clause: str, target: str, harm: str
-) -> None:
+def test_issue_10_post_caught_with_roles(rules_runtime: Runtime, text: str, clause: str, target: str, harm: str) -> None:
     result = _answer(rules_runtime, text)
     (policy,) = [p for p in result.policies if p.policy_id == POLICY]
     (answer,) = [c for c in policy.clauses if c.clause_id == clause]

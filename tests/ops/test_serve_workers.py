@@ -129,9 +129,7 @@ def test_siblings_are_the_supervisors_spawned_workers_only(tmp_path: Path) -> No
     proc = tmp_path / "proc"
     (proc / str(parent) / "task" / str(parent)).mkdir(parents=True)
     (proc / str(parent) / "task" / str(parent) / "children").write_text(f"{me} 4001 4002 4003\n")
-    spawn = (
-        b"python\0-c\0from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)\0--multiprocessing-fork\0"
-    )
+    spawn = b"python\0-c\0from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)\0--multiprocessing-fork\0"
     tracker = b"python\0-c\0from multiprocessing.resource_tracker import main;main(8)\0"
     for pid, cmdline in ((me, spawn), (4001, spawn), (4002, tracker)):  # 4003 exited meanwhile
         (proc / str(pid)).mkdir(exist_ok=True)

@@ -49,30 +49,20 @@ async def history(request: pytest.FixtureRequest) -> AsyncIterator[tuple[AuthorH
 async def test_strikes_windows_and_clauses(history: tuple[AuthorHistory, Clock]) -> None:
     store, clock = history
     now = clock.now
-    await store.record(
-        [
-            ViolationEvent("alice", "p1", now - 10 * DAY, ("demo.threats",)),
-            ViolationEvent("alice", "p2", now - 2 * DAY, ("demo.threats", "demo.insults")),
-            ViolationEvent("alice", "p3", now - 60, ("demo.insults",)),
-            ViolationEvent("bob", "p4", now - 60, ("demo.threats",)),
-        ]
-    )
+    await store.record([
+        ViolationEvent("alice", "p1", now - 10 * DAY, ("demo.threats",)),
+        ViolationEvent("alice", "p2", now - 2 * DAY, ("demo.threats", "demo.insults")),
+        ViolationEvent("alice", "p3", now - 60, ("demo.insults",)),
+        ViolationEvent("bob", "p4", now - 60, ("demo.threats",)),
+    ])
     snap = await store.snapshot(["alice", "bob", "carol"])
     assert snap["alice"] == {
-        "strikes": 3,
-        "violations_1h": 1,
-        "violations_24h": 1,
-        "violations_7d": 2,
+        "strikes": 3, "violations_1h": 1, "violations_24h": 1, "violations_7d": 2,
         "violations": {"demo.threats": 2, "demo.insults": 2},
     }
     assert snap["bob"]["strikes"] == 1
-    assert snap["carol"] == {
-        "strikes": 0,
-        "violations_1h": 0,
-        "violations_24h": 0,
-        "violations_7d": 0,
-        "violations": {},
-    }
+    assert snap["carol"] == {"strikes": 0, "violations_1h": 0, "violations_24h": 0, "violations_7d": 0,
+                             "violations": {}}
 
 
 async def test_a_post_counts_once(history: tuple[AuthorHistory, Clock]) -> None:
@@ -127,9 +117,8 @@ async def test_strikes_escalate_a_repeat_offender(demo_runtime: Runtime) -> None
     history = MemoryAuthorHistory(retention_s=DAY)
     evaluator = StatefulEvaluator(demo_runtime.evaluator, StreamStages(StageMetrics(), history=history), "test")
     ctx = {"author_id": "troll"}
-    actions = [
-        (await evaluator.evaluate("you idiot", context=ctx, item_id=f"p{i}")).decision.action.value for i in range(4)
-    ]
+    actions = [(await evaluator.evaluate("you idiot", context=ctx, item_id=f"p{i}")).decision.action.value
+               for i in range(4)]
     assert actions == ["review", "review", "review", "remove"]
     other = await evaluator.evaluate("you idiot", context={"author_id": "newcomer"}, item_id="q1")
     assert other.decision.action.value == "review"
@@ -160,14 +149,12 @@ async def test_history_down_is_loud_not_fatal(demo_runtime: Runtime) -> None:
 
 
 def test_api_merges_history_with_redis(demo_runtime: Runtime, redis_url: str, prefix: str) -> None:
-    settings = demo_runtime.settings.model_copy(
-        update={"history_backend": "redis", "redis_url": redis_url, "history_prefix": prefix}
-    )
+    settings = demo_runtime.settings.model_copy(update={"history_backend": "redis", "redis_url": redis_url,
+                                                        "history_prefix": prefix})
     with TestClient(create_app(settings, demo_runtime)) as client:
         body = {"text": "you idiot", "context": {"author_id": "troll"}}
-        actions = [
-            client.post("/evaluate", json={**body, "id": f"p{i}"}).json()["decision"]["action"] for i in range(4)
-        ]
+        actions = [client.post("/evaluate", json={**body, "id": f"p{i}"}).json()["decision"]["action"]
+                   for i in range(4)]
         assert actions == ["review", "review", "review", "remove"]
         batch = client.post("/evaluate/batch", json={"items": [{**body, "id": "p9"}, {"text": "hi", "id": "x"}]})
         assert [r["decision"]["action"] for r in batch.json()["results"]] == ["remove", "allow"]
@@ -177,12 +164,8 @@ async def test_an_overlong_author_id_is_never_kept(history: tuple[AuthorHistory,
     """Issue 12.6: 300 distinct 1 MB author ids kept +293 MiB for 30 days."""
     store, clock = history
     huge = "é" * 200  # 200 code points, 400 UTF-8 bytes: over the 256-byte limit
-    await store.record(
-        [
-            ViolationEvent(huge, "p1", clock.now, ("demo.threats",)),
-            ViolationEvent("alice", "p2", clock.now, ("demo.threats",)),
-        ]
-    )
+    await store.record([ViolationEvent(huge, "p1", clock.now, ("demo.threats",)),
+                        ViolationEvent("alice", "p2", clock.now, ("demo.threats",))])
     snap = await store.snapshot([huge, "alice"])
     assert snap[huge]["strikes"] == 0 and "256 bytes" in snap[huge]["history_unavailable"]
     assert snap["alice"]["strikes"] == 1 and "history_unavailable" not in snap["alice"]

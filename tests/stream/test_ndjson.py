@@ -19,23 +19,17 @@ from gavel.stream.ndjson import NdjsonEvaluation, parse_line, split_lines
 
 async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
     for i in range(0, len(data), size):
-        yield data[i : i + size]
+        yield data[i:i + size]
 
 
 async def _split(data: bytes, size: int, limit: int) -> list[tuple[int, bytes | None]]:
     return [x async for x in split_lines(_chunks(data, size), limit)]
 
 
-@pytest.mark.parametrize(
-    "lines",
-    [
-        [b"a"],
-        [b"abc", b"", b"12345678", b"123456789"],
-        [b"", b""],
-        [b"x" * 30, b"ok", b"y" * 9],
-        [b"\xff\xfe", b"\r", b"tail"],
-    ],
-)
+@pytest.mark.parametrize("lines", [
+    [b"a"], [b"abc", b"", b"12345678", b"123456789"], [b"", b""], [b"x" * 30, b"ok", b"y" * 9],
+    [b"\xff\xfe", b"\r", b"tail"],
+])
 async def test_split_lines_whatever_the_chunking(lines: list[bytes]) -> None:
     for trailing in (True, False):
         data = b"\n".join(lines) + (b"\n" if trailing else b"")
@@ -76,17 +70,15 @@ def _ndjson(items: list[Any]) -> bytes:
 
 
 def test_http_stream_answers_in_order_and_goes_on(demo_runtime: Runtime) -> None:
-    body = _ndjson(
-        [
-            {"id": "a", "text": "we will kill all muslims"},
-            b"{broken",
-            b"",
-            {"id": "c", "text": "hello"},
-            {"id": "d", "text": "x" * 20_000},
-            b'{"text": "' + b"y" * 200_000 + b'"}',
-            {"id": "e", "text": "you idiot", "context": {"lang": "en"}},
-        ]
-    )
+    body = _ndjson([
+        {"id": "a", "text": "we will kill all muslims"},
+        b"{broken",
+        b"",
+        {"id": "c", "text": "hello"},
+        {"id": "d", "text": "x" * 20_000},
+        b'{"text": "' + b"y" * 200_000 + b'"}',
+        {"id": "e", "text": "you idiot", "context": {"lang": "en"}},
+    ])
     with TestClient(create_app(demo_runtime.settings, demo_runtime)) as client:
         r = client.post("/evaluate/stream", content=body, headers={"content-type": "application/x-ndjson"})
         assert r.status_code == 200
@@ -129,20 +121,10 @@ async def test_answers_stream_before_the_input_ends(demo_runtime: Runtime) -> No
             answered.append(message["body"])
             sent_first.set()
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "path": "/evaluate/stream",
-        "raw_path": b"/evaluate/stream",
-        "root_path": "",
-        "scheme": "http",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/x-ndjson")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "path": "/evaluate/stream", "raw_path": b"/evaluate/stream", "root_path": "", "scheme": "http",
+             "query_string": b"", "headers": [(b"content-type", b"application/x-ndjson")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
     await asyncio.wait_for(app(scope, receive, send), 10)
     lines = [json.loads(x) for x in b"".join(answered).splitlines()]
     assert [x["id"] for x in lines] == ["1", "2"]

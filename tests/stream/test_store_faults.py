@@ -115,7 +115,9 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SqlVerdictStore(f"sqlite:///{tmp_path / 'w.db'}").ensure_schema()
 
 
-async def test_a_refused_record_is_dead_lettered_and_its_batch_written(store_url: str, demo_runtime: Runtime) -> None:
+async def test_a_refused_record_is_dead_lettered_and_its_batch_written(
+    store_url: str, demo_runtime: Runtime
+) -> None:
     posts = [(f"p{i}", "you idiot", f"a{i}") for i in range(10)]
     posts[3] = ("bad\x00id", "you idiot", "a3")
     posts[7] = ("p7", "you idiot", "evil\x00author")
@@ -146,13 +148,10 @@ def test_concurrent_posts_with_a_nul_keep_every_other_record(
 ) -> None:
     settings = demo_runtime.settings.model_copy(update={"store_url": postgres_url, "store_spool_dir": spool_dir})
     app = create_app(settings, demo_runtime)
-    bad = {
-        7: {"id": "x\x00y", "text": "you idiot"},
-        23: {"id": "p23", "text": "you idiot", "context": {"author_id": "a\x00b"}},
-    }
-    bodies = [
-        bad.get(i, {"id": f"p{i}", "text": "you idiot", "context": {"author_id": f"a{i % 5}"}}) for i in range(60)
-    ]
+    bad = {7: {"id": "x\x00y", "text": "you idiot"}, 23: {"id": "p23", "text": "you idiot",
+                                                            "context": {"author_id": "a\x00b"}}}
+    bodies = [bad.get(i, {"id": f"p{i}", "text": "you idiot", "context": {"author_id": f"a{i % 5}"}})
+              for i in range(60)]
     with TestClient(app) as client:
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(lambda b: client.post("/evaluate", json=b).status_code, bodies))
@@ -221,21 +220,10 @@ def test_a_required_store_refuses_to_start(postgres_url: str, demo_settings: Set
     with pytest.raises(StoreError, match="required") as caught:
         build_recorder(settings, StageMetrics())
     assert "\n" not in str(caught.value)
-    env = {
-        **os.environ,
-        "GAVEL_STORE_URL": settings.store_url or "",
-        "GAVEL_STORE_REQUIRED": "true",
-        "GAVEL_MODELS": "",
-        "GAVEL_POLICY_DIR": str(demo_settings.policy_dir),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "gavel.cli", "serve", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {**os.environ, "GAVEL_STORE_URL": settings.store_url or "", "GAVEL_STORE_REQUIRED": "true",
+           "GAVEL_MODELS": "", "GAVEL_POLICY_DIR": str(demo_settings.policy_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-m", "gavel.cli", "serve", "--port", "1"], env=env,
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr and run.stderr.strip().count("\n") == 0, run.stderr
     assert run.stderr.startswith("gavel: cannot start: the verdict store is required")

@@ -22,14 +22,11 @@ from gavel.stream.metrics import StageMetrics
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-async def _records(
-    runtime: Runtime, texts: list[tuple[str, str, str | None]], start: datetime = T0, store_text: str = "hash"
-) -> list[StoredDecision]:
+async def _records(runtime: Runtime, texts: list[tuple[str, str, str | None]], start: datetime = T0,
+                   store_text: str = "hash") -> list[StoredDecision]:
     results = await runtime.evaluator.evaluate_many([EvalItem(t, i, {}) for i, t, _ in texts])
-    return [
-        record_from(r, t, "test", author, store_text, start + timedelta(minutes=n))  # type: ignore[arg-type]
-        for n, (r, (_, t, author)) in enumerate(zip(results, texts, strict=True))
-    ]
+    return [record_from(r, t, "test", author, store_text, start + timedelta(minutes=n))  # type: ignore[arg-type]
+            for n, (r, (_, t, author)) in enumerate(zip(results, texts, strict=True))]
 
 
 POSTS = [
@@ -126,9 +123,8 @@ async def test_recorder_batches_and_a_failing_store_is_loud(tmp_path: Path, demo
     store = SqlVerdictStore(f"sqlite:///{tmp_path / 'r.db'}")
     metrics = StageMetrics()
     recorder = VerdictRecorder(store, metrics, batch=50)
-    recorder.submit(
-        [Decided(result.model_copy(update={"id": f"r{i}"}), "you idiot", "test", None, T0) for i in range(120)]
-    )
+    recorder.submit([Decided(result.model_copy(update={"id": f"r{i}"}), "you idiot", "test", None, T0)
+                     for i in range(120)])
     await recorder.flush()
     assert metrics.store_records.labels("written")._value.get() == 120
     assert len(store.query(VerdictQuery(limit=500)).records) == 120
@@ -164,9 +160,8 @@ def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime, tmp_path: Pa
         page = client.get("/verdicts", params={"clause": "threats", "verdict": "violates", "limit": 1}).json()
         assert [r["id"] for r in page["records"]] == ["p4"]
         assert page["records"][0]["source"] == "http" and page["records"][0]["text"] == "eliminate the jews"
-        nxt = client.get(
-            "/verdicts", params={"clause": "threats", "verdict": "violates", "limit": 1, "cursor": page["next_cursor"]}
-        ).json()
+        nxt = client.get("/verdicts", params={"clause": "threats", "verdict": "violates", "limit": 1,
+                                              "cursor": page["next_cursor"]}).json()
         assert [r["id"] for r in nxt["records"]] == ["p1"] and nxt["next_cursor"] is None
         assert [r["id"] for r in client.get("/verdicts", params={"author": "alice"}).json()["records"]] == ["p3", "p1"]
 
@@ -182,9 +177,7 @@ def test_dashboard_endpoints(store_url: str, demo_runtime: Runtime, tmp_path: Pa
 
         # issue 12.14: a clause alone means "hit that clause"; an unknown clause is a typo, not an empty page
         assert [r["id"] for r in client.get("/verdicts", params={"clause": "threats"}).json()["records"]] == [
-            "p4",
-            "p1",
-        ]
+            "p4", "p1"]
         for bad in ({"clause": "threat"}, {"policy": "demo", "clause": "nope"}):
             r = client.get("/verdicts", params=bad)
             assert r.status_code == 422 and "threats" in r.json()["problems"][0]["problem"], bad

@@ -42,17 +42,9 @@ def _xrange(client: redis.Redis, stream: str) -> Entries:
 
 
 def _config(prefix: str, **kw: Any) -> WorkerConfig:
-    base: dict[str, Any] = {
-        "input_stream": f"{prefix}posts",
-        "output_stream": f"{prefix}verdicts",
-        "dead_stream": f"{prefix}dead",
-        "group": "g",
-        "consumer": "c1",
-        "batch": 16,
-        "block_ms": 50,
-        "reclaim_idle_ms": 50,
-        "max_deliveries": 3,
-    }
+    base: dict[str, Any] = {"input_stream": f"{prefix}posts", "output_stream": f"{prefix}verdicts",
+                            "dead_stream": f"{prefix}dead", "group": "g", "consumer": "c1", "batch": 16,
+                            "block_ms": 50, "reclaim_idle_ms": 50, "max_deliveries": 3}
     base.update(kw)
     return WorkerConfig(**base)
 
@@ -95,9 +87,8 @@ async def _xlen_at_least(client: aioredis.Redis, stream: str, n: int) -> bool:
     return int(await client.xlen(stream)) >= n
 
 
-async def test_poison_entries_reach_the_dead_letter_stream(
-    aredis: aioredis.Redis, prefix: str, demo_runtime: Runtime
-) -> None:
+async def test_poison_entries_reach_the_dead_letter_stream(aredis: aioredis.Redis, prefix: str,
+                                                           demo_runtime: Runtime) -> None:
     posts = [
         {"id": "ok1", "text": "hello"},
         {"id": "no-text"},
@@ -136,23 +127,21 @@ class _Flaky(Evaluator):
         return await self.base.evaluate_many(items, policy_ids)
 
 
-async def test_a_failing_entry_is_retried_then_dead_lettered(
-    aredis: aioredis.Redis, prefix: str, demo_runtime: Runtime
-) -> None:
+async def test_a_failing_entry_is_retried_then_dead_lettered(aredis: aioredis.Redis, prefix: str,
+                                                             demo_runtime: Runtime) -> None:
     await _push(aredis, f"{prefix}posts", [{"id": "a", "text": "hello"}, {"id": "b", "text": "boom"}])
     flaky = _Flaky(demo_runtime.evaluator)
     worker = StreamWorker(_config(prefix), flaky, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}dead", 1))
-    ((_, dead),) = await _axrange(aredis, f"{prefix}dead")
+    (_, dead), = await _axrange(aredis, f"{prefix}dead")
     assert dead[b"id"] == b"b" and dead[b"deliveries"] == b"3"
     assert b"failed 3 times" in dead[b"reason"] and b"the model crashed" in dead[b"reason"]
     assert [f[b"id"] for _, f in await _axrange(aredis, f"{prefix}verdicts")] == [b"a"]
     assert worker.stats.retried == 2
 
 
-async def test_an_entry_workers_keep_dying_on_is_dead_lettered(
-    aredis: aioredis.Redis, prefix: str, demo_runtime: Runtime
-) -> None:
+async def test_an_entry_workers_keep_dying_on_is_dead_lettered(aredis: aioredis.Redis, prefix: str,
+                                                               demo_runtime: Runtime) -> None:
     stream = f"{prefix}posts"
     await aredis.xgroup_create(stream, "g", id="0", mkstream=True)
     await aredis.xadd(stream, {"id": "killer", "text": "hello"})
@@ -167,24 +156,18 @@ async def test_an_entry_workers_keep_dying_on_is_dead_lettered(
         await asyncio.sleep(0.01)
     worker = StreamWorker(_config(prefix), demo_runtime.evaluator, aredis)
     await _run_until(worker, lambda: _xlen_at_least(aredis, f"{prefix}dead", 1))
-    ((_, dead),) = await _axrange(aredis, f"{prefix}dead")
+    (_, dead), = await _axrange(aredis, f"{prefix}dead")
     assert dead[b"id"] == b"killer" and b"delivered 4 times" in dead[b"reason"]
     assert await aredis.xlen(f"{prefix}verdicts") == 0
 
 
-async def test_history_and_store_from_the_worker(
-    aredis: aioredis.Redis, prefix: str, redis_url: str, demo_runtime: Runtime, tmp_path: Path
-) -> None:
+async def test_history_and_store_from_the_worker(aredis: aioredis.Redis, prefix: str, redis_url: str,
+                                                 demo_runtime: Runtime, tmp_path: Path) -> None:
     from gavel.stream.stateful import StatefulEvaluator, build_stages
 
-    settings = demo_runtime.settings.model_copy(
-        update={
-            "history_backend": "redis",
-            "redis_url": redis_url,
-            "history_prefix": prefix,
-            "store_url": f"sqlite:///{tmp_path / 'w.db'}",
-        }
-    )
+    settings = demo_runtime.settings.model_copy(update={
+        "history_backend": "redis", "redis_url": redis_url, "history_prefix": prefix,
+        "store_url": f"sqlite:///{tmp_path / 'w.db'}"})
     stages = build_stages(settings)
     evaluator = StatefulEvaluator(demo_runtime.evaluator, stages, source="worker")
     ctx = json.dumps({"author_id": "troll"})
@@ -210,39 +193,13 @@ class Workers:
 
     def start(self, consumer: str, *extra: str) -> subprocess.Popen[bytes]:
         p = self.prefix
-        cmd = [
-            sys.executable,
-            "-m",
-            "gavel.cli",
-            "worker",
-            "--redis",
-            self.redis_url,
-            "--input",
-            f"{p}posts",
-            "--output",
-            f"{p}verdicts",
-            "--dead",
-            f"{p}dead",
-            "--group",
-            "g",
-            "--consumer",
-            consumer,
-            "--policy-dir",
-            str(self.policy_dir),
-            "--models",
-            "",
-            "--history",
-            "none",
-            "--block-ms",
-            "100",
-            "--http-port",
-            "-1",
-            *extra,
-        ]
+        cmd = [sys.executable, "-m", "gavel.cli", "worker", "--redis", self.redis_url,
+               "--input", f"{p}posts", "--output", f"{p}verdicts", "--dead", f"{p}dead", "--group", "g",
+               "--consumer", consumer, "--policy-dir", str(self.policy_dir), "--models", "", "--history", "none",
+               "--block-ms", "100", "--http-port", "-1", *extra]
         log = (self.logs / f"{consumer}.log").open("wb")
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GAVEL_LOG_LEVEL": "WARNING"}
-        )
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "GAVEL_LOG_LEVEL": "WARNING"})
         self.procs.append(proc)
         return proc
 
@@ -310,10 +267,8 @@ def test_sigkill_half_way_loses_nothing(workers: Workers, redis_url: str, prefix
     _wait(all_done, 60, "every post to have a result")
     got = Counter(f[b"id"].decode() for _, f in _xrange(client, f"{prefix}verdicts"))
     duplicates = sum(c - 1 for c in got.values())
-    print(
-        f"\nkilled w1 after {at_kill} results with {len(pending_w1)} entries pending; "
-        f"{len(got)} posts answered, {duplicates} duplicates"
-    )
+    print(f"\nkilled w1 after {at_kill} results with {len(pending_w1)} entries pending; "
+          f"{len(got)} posts answered, {duplicates} duplicates")
     assert set(got) == set(ids)
     assert client.xlen(f"{prefix}dead") == 0
     _wait(lambda: client.xpending(f"{prefix}posts", "g")["pending"] == 0, 10, "the pending list to empty")
@@ -359,7 +314,6 @@ def test_sigterm_finishes_the_batch_in_hand(workers: Workers, redis_url: str, pr
 
 
 def test_the_cli_runs_the_worker() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "gavel.cli", "worker", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-m", "gavel.cli", "worker", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--reclaim-idle-ms" in out.stdout and "--http-port" in out.stdout

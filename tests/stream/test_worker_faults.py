@@ -61,9 +61,8 @@ class _KillOnce:
     def select(self, policy_ids: Sequence[str] | None) -> Sequence[object]:
         return self.base.select(policy_ids)
 
-    async def evaluate(
-        self, text: str, policy_ids: Any = None, context: Any = None, item_id: str | None = None
-    ) -> EvaluationResult:
+    async def evaluate(self, text: str, policy_ids: Any = None, context: Any = None,
+                       item_id: str | None = None) -> EvaluationResult:
         return await self.base.evaluate(text, policy_ids, context, item_id)
 
     async def evaluate_many(self, items: Sequence[EvalItem], policy_ids: Any = None) -> list[EvaluationResult]:
@@ -78,17 +77,9 @@ async def test_client_kill_mid_batch_and_idle_loses_and_duplicates_nothing(
     settings = Settings(redis_url=redis_url)
     client = redis_client(settings, "killme")
     evaluator = _KillOnce(demo_runtime.evaluator, aredis, "gavel-worker:killme", "kill switch")
-    config = WorkerConfig(
-        input_stream=f"{prefix}posts",
-        output_stream=f"{prefix}verdicts",
-        dead_stream=f"{prefix}dead",
-        group="g",
-        consumer="killme",
-        batch=8,
-        block_ms=50,
-        reclaim_idle_ms=60_000,
-        retry_max_s=0.2,
-    )
+    config = WorkerConfig(input_stream=f"{prefix}posts", output_stream=f"{prefix}verdicts",
+                          dead_stream=f"{prefix}dead", group="g", consumer="killme", batch=8, block_ms=50,
+                          reclaim_idle_ms=60_000, retry_max_s=0.2)
     worker = StreamWorker(config, evaluator, client)
     posts = [{"id": f"p{i}", "text": "kill switch" if i == 5 else "hello"} for i in range(20)]
     for p in posts:
@@ -137,21 +128,11 @@ async def test_http_endpoint_heartbeat_readiness_and_metrics(
     release = asyncio.Event()
     stuck = asyncio.Event()
 
-    settings = demo_settings.model_copy(
-        update={
-            "redis_url": redis_url,
-            "input_stream": f"{prefix}posts",
-            "output_stream": f"{prefix}verdicts",
-            "dead_stream": f"{prefix}dead",
-            "consumer_group": "g",
-            "consumer_name": "web",
-            "worker_block_ms": 50,
-            "worker_http_host": "127.0.0.1",
-            "worker_http_port": 0,
-            "worker_heartbeat_stale_s": 0.3,
-            "history_backend": "none",
-        }
-    )
+    settings = demo_settings.model_copy(update={
+        "redis_url": redis_url, "input_stream": f"{prefix}posts", "output_stream": f"{prefix}verdicts",
+        "dead_stream": f"{prefix}dead", "consumer_group": "g", "consumer_name": "web", "worker_block_ms": 50,
+        "worker_http_host": "127.0.0.1", "worker_http_port": 0, "worker_heartbeat_stale_s": 0.3,
+        "history_backend": "none"})
     stop = asyncio.Event()
     up: list[tuple[StreamWorker, WorkerHttp | None]] = []
     task = asyncio.create_task(serve_worker(settings, stop=stop, on_ready=lambda w, h: up.append((w, h))))
@@ -212,42 +193,15 @@ def test_redis_down_at_start_then_up(tmp_path: Path, demo_policy_dir: Path, redi
         pytest.skip("redis-server is not installed here")
     redis_port, http_port = _free_port(), _free_port()
     log = (tmp_path / "worker.log").open("wb")
-    env = {
-        **os.environ,
-        "GAVEL_LOG_JSON": "true",
-        "GAVEL_LOG_LEVEL": "INFO",
-        "GAVEL_REDIS_RETRY_MAX_S": "0.3",
-        "GAVEL_WORKER_HTTP_HOST": "127.0.0.1",
-    }
+    env = {**os.environ, "GAVEL_LOG_JSON": "true", "GAVEL_LOG_LEVEL": "INFO", "GAVEL_REDIS_RETRY_MAX_S": "0.3",
+           "GAVEL_WORKER_HTTP_HOST": "127.0.0.1"}
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gavel.cli",
-            "worker",
-            "--redis",
-            f"redis://127.0.0.1:{redis_port}/0",
-            "--http-port",
-            str(http_port),
-            "--policy-dir",
-            str(demo_policy_dir),
-            "--models",
-            "",
-            "--history",
-            "none",
-            "--consumer",
-            "late",
-            "--block-ms",
-            "100",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+        [sys.executable, "-m", "gavel.cli", "worker", "--redis", f"redis://127.0.0.1:{redis_port}/0",
+         "--http-port", str(http_port), "--policy-dir", str(demo_policy_dir), "--models", "", "--history", "none",
+         "--consumer", "late", "--block-ms", "100"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     redis_proc: subprocess.Popen[bytes] | None = None
     try:
-
         def get(path: str) -> httpx.Response | None:
             try:
                 return httpx.get(f"http://127.0.0.1:{http_port}{path}", timeout=2)
@@ -273,11 +227,8 @@ def test_redis_down_at_start_then_up(tmp_path: Path, demo_policy_dir: Path, redi
         assert ready is not None and ready.status_code == 503 and "disconnected" in ready.json()["redis"]
         health = get("/healthz")
         assert health is not None and health.status_code == 200
-        redis_proc = subprocess.Popen(
-            [server, "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        redis_proc = subprocess.Popen([server, "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait(lambda: (r := get("/readyz")) is not None and r.status_code == 200, "ready once Redis is up")
         client = redis.Redis(port=redis_port)
         client.xadd("gavel:posts", {"id": "late-1", "text": "you idiot"})

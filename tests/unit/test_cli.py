@@ -92,11 +92,8 @@ def test_evaluate_stdin() -> None:
 
 def test_evaluate_file_bad_lines_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
     posts = tmp_path / "posts.ndjson"
-    posts.write_text(
-        '{"id": "a", "text": "hello"}\n{broken\n\n{"id": "c"}\n{"text": "Muslims are rats"}\n'
-        '{"id": "e", "text": "' + "x" * 20_000 + '"}\n',
-        encoding="utf-8",
-    )
+    posts.write_text('{"id": "a", "text": "hello"}\n{broken\n\n{"id": "c"}\n{"text": "Muslims are rats"}\n'
+                     '{"id": "e", "text": "' + "x" * 20_000 + '"}\n', encoding="utf-8")
     result = runner.invoke(app, ["evaluate", "-f", str(posts), "--models", "hate", "--policies", "hateful_conduct"])
     assert result.exit_code == 1
     answers = [json.loads(x) for x in result.stdout.strip().splitlines()]

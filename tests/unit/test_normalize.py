@@ -322,11 +322,7 @@ def test_utf16_rejects_offsets_outside_the_text() -> None:
 
 @pytest.mark.parametrize(
     ("post", "text", "word"),
-    [
-        ("i h8 women", "i hate women", "h8"),
-        ("h8ers gonna h8", "hateers gonna hate", "h8ers"),
-        ("see u l8r", "see u later", "l8r"),
-    ],
+    [("i h8 women", "i hate women", "h8"), ("h8ers gonna h8", "hateers gonna hate", "h8ers"), ("see u l8r", "see u later", "l8r")],
 )
 def test_eight_after_a_consonant_reads_ate_and_maps_back(post: str, text: str, word: str) -> None:
     n = normalize(post)

@@ -109,9 +109,7 @@ def test_an_unregistered_kind_is_refused_with_its_location() -> None:
 
 def test_a_misspelt_kind_gets_a_hint() -> None:
     with pytest.raises(PolicyValidationError) as err:
-        parse_policy(
-            HEAD + "signals:\n  a: {kind: regx, patterns: [x]}\nclauses:\n  - {id: c, title: C, when: a}\n", "d.yaml"
-        )
+        parse_policy(HEAD + "signals:\n  a: {kind: regx, patterns: [x]}\nclauses:\n  - {id: c, title: C, when: a}\n", "d.yaml")
     assert "(did you mean 'regex'?)" in err.value.problems[0].message
     assert kinds.closest_kind("proximty") == "proximity"
 
@@ -260,9 +258,7 @@ clauses:
 """
     (e,) = clause(run(policy, "you suck badly", hub=_OneModelHub()), "c").evidence
     assert e.text == "you" and e.score > 0
-    assert e.details == EvidenceDetails(
-        model="tox", label="toxic", probability=0.9, threshold=0.5, contribution=0.4, attributed_by="occlusion"
-    )
+    assert e.details == EvidenceDetails(model="tox", label="toxic", probability=0.9, threshold=0.5, contribution=0.4, attributed_by="occlusion")
     assert e.explanation == "tox scored toxic=0.90 (threshold 0.50); without this word toxic drops by 0.40"
 
 
@@ -282,9 +278,7 @@ clauses:
 # --- loader and model backends ------------------------------------------------------------------
 
 
-def test_policy_file_is_read_once_and_the_digest_is_of_those_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_policy_file_is_read_once_and_the_digest_is_of_those_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "demo.yaml"
     path.write_text(HEAD + "signals:\n  a: {kind: lexicon, terms: [x]}\nclauses:\n  - {id: c, title: C, when: a}\n")
     reads: list[Path] = []
@@ -335,9 +329,7 @@ def test_every_field_of_the_policy_schema_is_described() -> None:
     assert len(schema["$defs"]) > 10 and not undescribed, undescribed
 
 
-@pytest.mark.parametrize(
-    "signal", ["{kind: model, model: ' ', label: x}", "{kind: exemplar, model: '', examples: [a]}"]
-)
+@pytest.mark.parametrize("signal", ["{kind: model, model: ' ', label: x}", "{kind: exemplar, model: '', examples: [a]}"])
 def test_an_empty_model_name_is_refused_at_its_line(signal: str) -> None:
     with pytest.raises(PolicyValidationError) as err:
         parse_policy(HEAD + f"signals:\n  m: {signal}\nclauses:\n  - {{id: c, title: C, when: m}}\n", "d.yaml")

@@ -46,7 +46,9 @@ class OnePost:
         return result
 
 
-def post_model_uses(policies: Sequence[CompiledPolicy], post: Post) -> tuple[set[ModelUse], set[tuple[str, str]]]:
+def post_model_uses(
+    policies: Sequence[CompiledPolicy], post: Post
+) -> tuple[set[ModelUse], set[tuple[str, str]]]:
     """What the post needs from the models under every policy (cascades applied)."""
     needed: set[ModelUse] = set()
     closed: set[tuple[str, str]] = set()
@@ -79,6 +81,7 @@ class Evaluator(OnePost):
         if unknown:
             raise UnknownPolicyError(unknown)
         return [pset.policies[p] for p in dict.fromkeys(policy_ids)]
+
 
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None

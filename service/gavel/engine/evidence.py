@@ -50,9 +50,8 @@ def exception_evidence(
     for m, h in zip(markers, dropped, strict=True):
         words = text[h.start : h.end]
         details = EvidenceDetails.of(matched=words, exception_id=ex_id, set_aside=True)
-        why = (
-            f"'{words}' ({h.signal}) set aside: governed by '{text[m.start : m.end]}' ({m.signal}), exception '{ex_id}'"
-        )
+        why = (f"'{words}' ({h.signal}) set aside: governed by '{text[m.start : m.end]}' ({m.signal}), "
+               f"exception '{ex_id}'")
         out.append(post.evidence(h.start, h.end, h.signal, sigs[h.signal].kind, h.score, "context", details, why))
     return dedupe(out)
 

@@ -45,7 +45,9 @@ async def run_models(
     return outputs
 
 
-async def _run_one(hub: ModelHub | None, model: str, how: str, texts: list[str], outputs: list[ModelOutputs]) -> None:
+async def _run_one(
+    hub: ModelHub | None, model: str, how: str, texts: list[str], outputs: list[ModelOutputs]
+) -> None:
     reason = unavailable(hub, model)
     if reason is None:
         assert hub is not None

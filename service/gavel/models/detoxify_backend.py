@@ -48,7 +48,7 @@ class DetoxifyBackend:
             raise OSError(
                 f"Detoxify reads the base model config named in the checkpoint ('{base}') before the local one, "
                 "and offline it is not in the Hugging Face cache. Once, with internet, run "
-                '`HF_HOME=weights/hf python -c "from transformers import AutoConfig as C; '
+                "`HF_HOME=weights/hf python -c \"from transformers import AutoConfig as C; "
                 f"C.from_pretrained('{base}')\"` and start Gavel with HF_HOME=weights/hf ({exc})"
             ) from exc
         self._model.model.eval()

@@ -61,6 +61,7 @@ def effective_state(row: Any, now: int) -> str:
 
 
 class QueueReader(OnStore):
+
     # --- reading --------------------------------------------------------------------------
 
     def _where(self, f: ItemFilter, now: int) -> list[sa.ColumnElement[bool]]:

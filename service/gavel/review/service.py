@@ -109,9 +109,5 @@ class QueueHook:
                 for entry in entries:
                     self._enqueue([entry])
                 return
-            log.error(
-                "review queue: record %s (post id %r) not queued: %s",
-                entries[0].record_uid,
-                entries[0].post_id[:64],
-                reason(exc),
-            )
+            log.error("review queue: record %s (post id %r) not queued: %s", entries[0].record_uid,
+                      entries[0].post_id[:64], reason(exc))

@@ -107,9 +107,8 @@ class VerdictRecorder:
                 except SpoolError as exc:  # no local disk: records still go straight to the database
                     log.error("verdict store: no spool, records written during an outage are dropped: %s", exc)
             targets = [self._spool_loop] + ([self._ship_loop] if self.spool is not None else [])
-            self._threads = [
-                threading.Thread(target=t, name=f"gavel-store-{t.__name__.strip('_')}", daemon=True) for t in targets
-            ]
+            self._threads = [threading.Thread(target=t, name=f"gavel-store-{t.__name__.strip('_')}", daemon=True)
+                             for t in targets]
             for thread in self._threads:
                 thread.start()
 
@@ -159,11 +158,8 @@ class VerdictRecorder:
             log.error("verdict recorder did not finish within %.0fs", timeout_s)
         if self.spool is not None:
             if len(self.spool):
-                log.warning(
-                    "verdict store: %d record(s) stay in the spool %s for the next start",
-                    len(self.spool),
-                    self.spool.path,
-                )
+                log.warning("verdict store: %d record(s) stay in the spool %s for the next start",
+                            len(self.spool), self.spool.path)
             self.spool.close()
             self.spool = None
         self.store.close()
@@ -206,9 +202,8 @@ class VerdictRecorder:
         try:
             kept = self.spool.append([r.dump() for r in recorded])
         except Exception as exc:  # the local disk failed: write straight through rather than lose them
-            self._throttled_log(
-                "spool", "verdict spool append failed, writing directly: %s: %s", type(exc).__name__, exc
-            )
+            self._throttled_log("spool", "verdict spool append failed, writing directly: %s: %s",
+                                type(exc).__name__, exc)
             self._write_direct(recorded)
             return
         if kept < len(records):
@@ -247,10 +242,8 @@ class VerdictRecorder:
             try:
                 self._written(len(records), self.store.write(records))
                 if not self._hand_on(recorded):
-                    log.error(
-                        "review queue: the store went down after writing; %d item(s) not queued",
-                        sum(r.review is not None for r in recorded),
-                    )
+                    log.error("review queue: the store went down after writing; %d item(s) not queued",
+                              sum(r.review is not None for r in recorded))
                 return
             except Exception as exc:
                 self.metrics.store_failures.inc()
@@ -309,12 +302,8 @@ class VerdictRecorder:
             dead = self.store.write(records)
         except (StoreUnavailable, MigrationError):
             self.metrics.store_failures.inc()
-            self._throttled_log(
-                "down",
-                "verdict store unreachable (%s); %d record(s) wait in the spool",
-                self.store.last_failure,
-                len(spool),
-            )
+            self._throttled_log("down", "verdict store unreachable (%s); %d record(s) wait in the spool",
+                                self.store.last_failure, len(spool))
             return False
         except StoreError as exc:  # refused, and its dead letter too: set it aside locally, go on
             self.metrics.store_failures.inc()
@@ -324,12 +313,8 @@ class VerdictRecorder:
             return True
         if not self._hand_on(recorded):  # written, not queued: the batch stays; both writes are idempotent
             self.metrics.store_failures.inc()
-            self._throttled_log(
-                "down",
-                "verdict store unreachable (%s) while queueing for review; %d record(s) wait in the spool",
-                self.store.last_failure,
-                len(spool),
-            )
+            self._throttled_log("down", "verdict store unreachable (%s) while queueing for review; %d record(s) "
+                                "wait in the spool", self.store.last_failure, len(spool))
             return False
         spool.remove(rows[-1][0])
         self.metrics.store_spooled.set(len(spool))
@@ -343,12 +328,8 @@ class VerdictRecorder:
         if dead:
             self.metrics.store_records.labels("dead_lettered").inc(len(dead))
             for letter in dead:
-                log.error(
-                    "verdict store refused record %s (post id %r), kept in dead_letters: %s",
-                    letter.record.uid,
-                    letter.record.id[:64],
-                    letter.reason,
-                )
+                log.error("verdict store refused record %s (post id %r), kept in dead_letters: %s",
+                          letter.record.uid, letter.record.id[:64], letter.reason)
 
     def _dropped(self, n: int, why: str) -> None:
         self.metrics.store_records.labels("dropped").inc(n)
@@ -375,11 +356,8 @@ def open_verdict_store(settings: Settings) -> SqlVerdictStore | None:
             store.ensure_schema()
         except StoreError as exc:
             store.close()
-            raise StoreError(
-                f"the verdict store is required (GAVEL_STORE_REQUIRED) but {exc}: {store.last_failure or ''}".rstrip(
-                    ": "
-                )
-            ) from None
+            raise StoreError(f"the verdict store is required (GAVEL_STORE_REQUIRED) but {exc}: "
+                             f"{store.last_failure or ''}".rstrip(": ")) from None
     return store
 
 

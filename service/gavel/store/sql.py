@@ -54,13 +54,8 @@ StoreState = Literal["unknown", "ok", "unavailable"]
 _MAX_PARAMS = 30_000
 _DECISION_COLUMNS = frozenset(schema.decisions.c.keys()) - {"seq", "created_ms"}
 _POLICY_COLUMNS = frozenset(schema.policy_results.c.keys()) - {"decision_uid", "position"}
-_CLAUSE_COLUMNS = frozenset(schema.clause_verdicts.c.keys()) - {
-    "decision_uid",
-    "position",
-    "created_ms",
-    "author_id",
-    "policy_id",
-}
+_CLAUSE_COLUMNS = frozenset(schema.clause_verdicts.c.keys()) - {"decision_uid", "position", "created_ms", "author_id",
+                                                                  "policy_id"}
 
 
 @dataclass(frozen=True)
@@ -230,22 +225,16 @@ class SqlVerdictStore:
 
     def query(self, q: VerdictQuery) -> Page:
         d, c = schema.decisions, schema.clause_verdicts
-        where = [
-            col == value
-            for col, value in ((d.c.author_id, q.author), (d.c.id, q.id), (d.c.action, q.action))
-            if value is not None
-        ]
+        where = [col == value for col, value in ((d.c.author_id, q.author), (d.c.id, q.id), (d.c.action, q.action))
+                 if value is not None]
         if q.since is not None:
             where.append(d.c.created_ms >= to_ms(q.since))
         if q.until is not None:
             where.append(d.c.created_ms < to_ms(q.until))
         if q.before_seq is not None:
             where.append(d.c.seq < q.before_seq)
-        inner = [
-            col == value
-            for col, value in ((c.c.policy_id, q.policy), (c.c.clause_id, q.clause), (c.c.verdict, q.verdict))
-            if value is not None
-        ]
+        inner = [col == value for col, value in ((c.c.policy_id, q.policy), (c.c.clause_id, q.clause),
+                                                 (c.c.verdict, q.verdict)) if value is not None]
         if q.clause is not None and q.verdict is None:
             inner.append(c.c.verdict != "no_violation")  # "posts that hit this clause"
         if inner:

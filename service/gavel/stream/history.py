@@ -258,11 +258,8 @@ class RedisAuthorHistory:
         return f"{base}:strikes", f"{base}:violations"
 
     async def snapshot(self, author_ids: Collection[str]) -> dict[str, dict[str, Any]]:
-        refused = {
-            a: _refused(self.windows, self.max_author_id_bytes)
-            for a in author_ids
-            if too_long(a, self.max_author_id_bytes)
-        }
+        refused = {a: _refused(self.windows, self.max_author_id_bytes) for a in author_ids
+                   if too_long(a, self.max_author_id_bytes)}
         authors = [a for a in author_ids if a not in refused]
         if not authors:
             return refused

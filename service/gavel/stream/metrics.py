@@ -18,8 +18,7 @@ class StageMetrics:
             "gavel_store_failures_total", "Failed verdict store writes", registry=self.registry
         )
         self.store_spooled = Gauge(
-            "gavel_store_spooled_records",
-            "Verdict records in the local spool, not yet in the store",
+            "gavel_store_spooled_records", "Verdict records in the local spool, not yet in the store",
             registry=self.registry,
         )
         self.history_failures = Counter(

@@ -109,6 +109,7 @@ class StatefulEvaluator(OnePost):
     def select(self, policy_ids: Sequence[str] | None) -> list[CompiledPolicy]:
         return self.base.select(policy_ids)
 
+
     async def evaluate_many(
         self, items: Sequence[EvalItem], policy_ids: Sequence[str] | None = None
     ) -> list[EvaluationResult]:

@@ -20,14 +20,8 @@ branch_labels = None
 depends_on = None
 
 LEGACY_VERSION_TABLE = "gavel_review_alembic_version"
-_TABLES = (
-    "review_keys",
-    "review_items",
-    "review_item_clauses",
-    "review_decisions",
-    "review_decision_clauses",
-    "review_audit",
-)
+_TABLES = ("review_keys", "review_items", "review_item_clauses", "review_decisions", "review_decision_clauses",
+           "review_audit")
 
 
 def upgrade() -> None:
@@ -35,10 +29,8 @@ def upgrade() -> None:
     if LEGACY_VERSION_TABLE in existing:
         legacy = op.get_bind().execute(sa.text(f"SELECT version_num FROM {LEGACY_VERSION_TABLE}")).scalars().all()
         if legacy != ["r0001"] or not existing.issuperset(_TABLES):
-            raise RuntimeError(
-                f"the review tables are at revision {legacy!r} of their former chain, which this "
-                "Gavel does not know; upgrade Gavel or point it at another store"
-            )
+            raise RuntimeError(f"the review tables are at revision {legacy!r} of their former chain, which this "
+                               "Gavel does not know; upgrade Gavel or point it at another store")
         op.drop_table(LEGACY_VERSION_TABLE)
         return
     _create()
@@ -83,9 +75,8 @@ def _create() -> None:
         sa.Column("clause_id", sa.String(128), nullable=False),
         sa.Column("verdict", sa.String(16), nullable=False),
     )
-    op.create_index(
-        "ix_review_item_clauses_filter", "review_item_clauses", ["policy_id", "clause_id", "verdict", "item_id"]
-    )
+    op.create_index("ix_review_item_clauses_filter", "review_item_clauses",
+                    ["policy_id", "clause_id", "verdict", "item_id"])
     op.create_index("ix_review_item_clauses_item", "review_item_clauses", ["item_id"])
     op.create_table(
         "review_decisions",
@@ -100,7 +91,8 @@ def _create() -> None:
     op.create_index("ix_review_decisions_item", "review_decisions", ["item_id"])
     op.create_table(
         "review_decision_clauses",
-        sa.Column("decision_id", sa.Integer, sa.ForeignKey("review_decisions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("decision_id", sa.Integer, sa.ForeignKey("review_decisions.id", ondelete="CASCADE"),
+                  nullable=False),
         sa.Column("policy_id", sa.String(128), nullable=False),
         sa.Column("policy_version", sa.String(64), nullable=False),
         sa.Column("policy_digest", sa.String(128), nullable=False),

@@ -179,6 +179,13 @@ def hate_runtime() -> Runtime:
             "Us ordinary",
         ),
         (
+            "We march because racist cops keep shooting unarmed Black men.",
+            "calls_for_harm",
+            "doers_named",
+            "shooting",
+            "cops keep",
+        ),
+        (
             "They hated the Irish back then, signs said so in every window.",
             "derogation",
             "reported_attitude",
